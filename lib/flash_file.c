@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * flash_file.c — a flash image in a regular file, with real flash semantics.
+ *
+ * Owns: erase = one pwrite of erase_value bytes over the page; program = one
+ * pread of the target bytes, then one pwrite of the result of moving bits
+ * away from the erased value (AND for 0xFF, OR for 0x00).  Only pread and
+ * pwrite touch the file: no mmap, no stdio.  The image is flock()ed for
+ * process exclusion (LOCK_SH for readers, LOCK_EX for writers).
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flash.h"
+
+struct file_flash {
+	int fd;
+	uint32_t page_size;
+	uint8_t erase_value;
+	bool strict;
+	bool nolock;
+};
+
+static int io_err(void)
+{
+	return errno ? -errno : EKV_EIO;
+}
+
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return io_err() == -EINTR ? EKV_EIO : EKV_EIO;
+		}
+		if (n == 0) /* past the end of a short image: reads as erased? no: error */
+			return EKV_EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ENOSPC ? EKV_ENOSPC : EKV_EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int file_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
+{
+	struct file_flash *ff = ctx;
+	return pread_full(ff->fd, buf, len, (off_t)page * ff->page_size + off);
+}
+
+static int file_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
+{
+	struct file_flash *ff = ctx;
+	off_t pos = (off_t)page * ff->page_size + off;
+	uint8_t stackbuf[512];
+	uint8_t *old = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
+	if (!old)
+		return EKV_ENOMEM;
+	int r = pread_full(ff->fd, old, len, pos);
+	if (r == 0) {
+		if (!flash_program_bytes(old, buf, len, ff->erase_value, ff->strict))
+			r = EKV_EIO;
+		else
+			r = pwrite_full(ff->fd, old, len, pos);
+	}
+	if (old != stackbuf)
+		free(old);
+	return r;
+}
+
+static int file_erase(void *ctx, uint32_t page)
+{
+	struct file_flash *ff = ctx;
+	uint8_t *buf = malloc(ff->page_size);
+	if (!buf)
+		return EKV_ENOMEM;
+	memset(buf, ff->erase_value, ff->page_size);
+	int r = pwrite_full(ff->fd, buf, ff->page_size, (off_t)page * ff->page_size);
+	free(buf);
+	return r;
+}
+
+static int file_lock(void *ctx, int op, int timeout_ms)
+{
+	struct file_flash *ff = ctx;
+	if (ff->nolock)
+		return 0;
+	int how = op == EKV_LOCK_SH ? LOCK_SH : op == EKV_LOCK_EX ? LOCK_EX : LOCK_UN;
+	if (how == LOCK_UN || timeout_ms < 0) {
+		while (flock(ff->fd, how) < 0) {
+			if (errno != EINTR)
+				return EKV_EIO;
+		}
+		return 0;
+	}
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(ff->fd, how | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return EKV_EIO;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= timeout_ms)
+			return EKV_EBUSY;
+		struct timespec d = {0, 10 * 1000000};
+		nanosleep(&d, NULL);
+	}
+}
+
+static void file_destroy(void *ctx)
+{
+	struct file_flash *ff = ctx;
+	close(ff->fd);
+	free(ff);
+}
+
+static const struct ekv_flash_ops file_ops = {
+	.read = file_read,
+	.write = file_write,
+	.erase = file_erase,
+	.destroy = file_destroy,
+	.lock = file_lock,
+};
+
+int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
+			uint8_t erase_value, unsigned flags, struct ekv_flash **out)
+{
+	*out = NULL;
+	if (page_size == 0)
+		return EKV_EINVAL;
+	bool ro = flags & EKV_FILE_RDONLY;
+	int oflags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd = open(path, oflags);
+	bool created = false;
+	if (fd < 0 && errno == ENOENT && (flags & EKV_FILE_CREATE) && !ro) {
+		if (page_count == 0)
+			return EKV_EINVAL;
+		fd = open(path, oflags | O_CREAT | O_EXCL, 0644);
+		created = true;
+	}
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		close(fd);
+		return EKV_EINVAL;
+	}
+	struct file_flash *ff = calloc(1, sizeof(*ff));
+	struct ekv_flash *f = calloc(1, sizeof(*f));
+	if (!ff || !f) {
+		free(ff);
+		free(f);
+		close(fd);
+		return EKV_ENOMEM;
+	}
+	ff->fd = fd;
+	ff->page_size = page_size;
+	ff->erase_value = erase_value;
+	ff->strict = flags & EKV_FILE_STRICT;
+	ff->nolock = flags & EKV_FILE_NOLOCK;
+	f->ops = &file_ops;
+	f->ctx = ff;
+	f->page_size = page_size;
+	f->write_size = 1;
+	f->erase_value = erase_value;
+	f->read_only = ro;
+	if (created) {
+		f->page_count = page_count;
+		for (uint32_t i = 0; i < page_count; i++) {
+			int r = file_erase(ff, i);
+			if (r < 0) {
+				ekv_flash_close(f);
+				unlink(path);
+				return r;
+			}
+		}
+	} else {
+		uint64_t size = (uint64_t)st.st_size;
+		if (size == 0 || size % page_size != 0 || size / page_size > 65536) {
+			ekv_flash_close(f);
+			return EKV_EINVAL;
+		}
+		f->page_count = (uint32_t)(size / page_size);
+	}
+	*out = f;
+	return 0;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * libekv — a key-value store for raw NOR flash, built as an LSM tree.
+ *
+ * On-disk format: ekv 1.0 (the Rust crate embassy-rs/ekv) with a runtime
+ * profile instead of compile-time constants; see docs/FORMAT.md.
+ *
+ * Conventions: every function that can fail returns 0 (or a positive value
+ * where documented) on success and a negative EKV_E* code on failure;
+ * ekv_strerror() turns a code into text.  Keys and values are arbitrary byte
+ * strings.  A handle (ekv_db) may be used from many threads at once: one write
+ * transaction and any number of read transactions and cursors at a time.
+ */
+#ifndef EKV_H
+#define EKV_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EKV_VERSION "0.1.0"
+
+/* ---- errors -------------------------------------------------------------- */
+
+enum {
+	EKV_OK = 0,
+	EKV_ENOTFOUND = -ENOENT,    /* key does not exist (or is deleted) */
+	EKV_EIO = -EIO,             /* flash I/O error */
+	EKV_ECORRUPT = -EBADMSG,    /* flash contents are inconsistent */
+	EKV_ENOFMT = -ENODATA,      /* no database found (not formatted) */
+	EKV_ENOSPC = -ENOSPC,       /* database full */
+	EKV_EBUSY = -EBUSY,         /* another writer / pinned pages; timed out */
+	EKV_EINVAL = -EINVAL,       /* invalid argument or profile */
+	EKV_ENOMEM = -ENOMEM,       /* out of memory */
+	EKV_ETOOBIG = -E2BIG,       /* key or value larger than the profile allows */
+	EKV_ENOTSORTED = -EILSEQ,   /* keys of a write transaction not ascending */
+	EKV_ECANCELED = -ECANCELED, /* transaction canceled by an earlier error */
+	EKV_ERANGE = -ERANGE,       /* caller's buffer too small */
+	EKV_EPERM = -EPERM,         /* operation not permitted (read-only) */
+	EKV_EROFS = -EROFS,         /* database opened read-only */
+	EKV_EPROTO = -EPROTO,       /* malformed protocol message */
+	EKV_ENOTSUP = -ENOTSUP,     /* device or feature not supported */
+};
+
+/* Text for an EKV_E* code (or any negative errno). Never NULL. */
+const char *ekv_strerror(int err);
+
+/* ---- profile: the on-disk geometry ---------------------------------------- */
+
+/*
+ * The image does not describe its own profile: every open must be given the
+ * profile the image was formatted with.  Defaults are the Rust crate's.
+ */
+struct ekv_profile {
+	uint32_t page_size;          /* erase block size; default 4096 */
+	uint32_t page_count;         /* pages in use; default 256 */
+	uint32_t max_page_count;     /* bound that sizes on-disk structures; default max(256, page_count) */
+	uint32_t align;              /* 1, 2 or 4; default 4 */
+	uint8_t erase_value;         /* 0xFF or 0x00; default 0xFF */
+	bool crc;                    /* CRC-32 of headers and chunks; default off */
+	uint32_t max_chunk_size;     /* default 4096 */
+	uint32_t branching_factor;   /* 2..4; default 2 */
+	uint32_t max_key_size;       /* 1..1024; default 64 */
+	uint32_t max_value_size;     /* 1..65536; default 1024 */
+	uint32_t scratch_page_count; /* free-space reserve; default 4 */
+};
+
+/* Fill *p with the defaults (page_count 256, max_page_count 256). */
+void ekv_profile_default(struct ekv_profile *p);
+
+/*
+ * Check that a profile is possible.  On error, a human-readable reason is
+ * written to msg (if msg != NULL) and EKV_EINVAL returned.
+ */
+int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size);
+
+/* Derived sizes, for tools (ekvctl stat/dump) and tests. */
+struct ekv_geometry {
+	uint32_t page_header_size, chunk_header_size;
+	uint32_t meta_header_size, data_header_size;
+	uint32_t chunk_max_len;        /* page::MAX_CHUNK_SIZE */
+	uint32_t page_max_payload;     /* PAGE_MAX_PAYLOAD_SIZE */
+	uint32_t skiplist_len, skiplist_shift;
+	uint32_t level_count, file_count;
+	uint32_t key_size_bits, value_size_bits, record_header_size;
+	uint32_t min_free_page_count;
+};
+int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *g);
+
+/* ---- flash backends ------------------------------------------------------- */
+
+/*
+ * A flash device: erase pages, read and program bytes.  Offsets and lengths
+ * passed by the library are multiples of the profile's align.  Programming
+ * happens only on erased bytes, at most once per erase.  Callbacks return 0 or
+ * a negative errno; they must be safe to call from several threads at once
+ * for different pages (readers read while the writer programs other pages).
+ */
+struct ekv_flash_ops {
+	int (*read)(void *ctx, uint32_t page, uint32_t offset, void *buf, uint32_t len);
+	int (*write)(void *ctx, uint32_t page, uint32_t offset, const void *buf, uint32_t len);
+	int (*erase)(void *ctx, uint32_t page);
+	void (*destroy)(void *ctx); /* optional */
+	/*
+	 * Optional inter-process lock of the whole database: op is EKV_LOCK_SH
+	 * (a read operation), EKV_LOCK_EX (a write transaction) or EKV_LOCK_UN.
+	 * timeout_ms < 0 waits forever, 0 fails at once.  Returns 0 or
+	 * EKV_EBUSY (held by another process) or another negative code.
+	 */
+	int (*lock)(void *ctx, int op, int timeout_ms);
+};
+#define EKV_LOCK_SH 1
+#define EKV_LOCK_EX 2
+#define EKV_LOCK_UN 3
+
+struct ekv_flash {
+	const struct ekv_flash_ops *ops;
+	void *ctx;
+	uint32_t page_size;
+	uint32_t page_count;
+	uint32_t write_size;  /* smallest programmable unit (lower bound for align) */
+	uint8_t erase_value;
+	bool read_only;
+};
+
+/* Destroy a flash object made by one of the constructors below. */
+void ekv_flash_close(struct ekv_flash *f);
+
+/* RAM flash: page_count pages of page_size bytes, initially erased. */
+int ekv_flash_mem_new(uint32_t page_size, uint32_t page_count, uint8_t erase_value,
+		      struct ekv_flash **out);
+
+/* Counters of the RAM backend (calls and bytes per op). */
+struct ekv_mem_stats {
+	uint64_t read_count, read_bytes;
+	uint64_t write_count, write_bytes;
+	uint64_t erase_count;
+};
+void ekv_flash_mem_stats(struct ekv_flash *f, struct ekv_mem_stats *st);
+void ekv_flash_mem_reset_stats(struct ekv_flash *f);
+/* Erases per page since creation (not reset by reset_stats); array of page_count. */
+const uint64_t *ekv_flash_mem_page_erases(struct ekv_flash *f);
+/* Direct access to the RAM image (page_size*page_count bytes). */
+uint8_t *ekv_flash_mem_data(struct ekv_flash *f);
+/* Fail on programming a byte that is not erased (write-once check). */
+void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict);
+
+/*
+ * File image with real flash semantics: erase fills erase_value; programming
+ * moves bits away from the erased value only (AND for 0xFF, OR for 0x00).
+ * I/O is pread/pwrite only, one pwrite per program or erase.
+ */
+#define EKV_FILE_RDONLY  0x1 /* open read-only */
+#define EKV_FILE_CREATE  0x2 /* create (erased) if missing, size page_size*page_count */
+#define EKV_FILE_STRICT  0x4 /* fail on programming a non-erased byte */
+#define EKV_FILE_NOLOCK  0x8 /* do not flock() the image */
+int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
+			uint8_t erase_value, unsigned flags, struct ekv_flash **out);
+
+/*
+ * Linux MTD character device: "/dev/mtdN", "/dev/mtdNro" or "mtd:NAME" (a
+ * partition name, resolved through /sys/class/mtd/ * /name).  Page size and
+ * count come from MEMGETINFO.  Refuses devices the format cannot serve
+ * (NAND with bad blocks, writesize > 4, erasesize > 64 KiB) with
+ * EKV_ENOTSUP; msg (if not NULL) receives a message naming the numbers.
+ * The lock op uses /run/lock/ekv/mtdN.lock (N = canonical MTD index).
+ */
+#define EKV_MTD_RDONLY        0x1 /* open O_RDONLY; write/erase fail with EKV_EROFS */
+#define EKV_MTD_VERIFY_ERASED 0x2 /* read before every program; fail if not erased */
+int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, char *msg,
+		       size_t msg_size);
+
+/* ---- database handle ------------------------------------------------------ */
+
+typedef struct ekv_db ekv_db;
+typedef struct ekv_rtx ekv_rtx;
+typedef struct ekv_wtx ekv_wtx;
+typedef struct ekv_cursor ekv_cursor;
+
+struct ekv_options {
+	uint32_t seed;          /* allocator seed; used when seed_set */
+	bool seed_set;          /* false: getrandom() */
+	int busy_timeout_ms;    /* wait for a writer slot / pinned pages; <0 forever; default 5000 */
+	bool read_only;         /* refuse write transactions and format */
+	bool rust_meta_log;     /* log every file touched since mount (Rust-identical bytes) */
+};
+void ekv_options_default(struct ekv_options *o);
+
+/*
+ * Open a database on a flash.  No I/O happens here; the database mounts on
+ * first use (or call ekv_mount()).  The flash is not owned by the handle.
+ */
+int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p,
+	     const struct ekv_options *o, ekv_db **out);
+void ekv_close(ekv_db *db);
+
+/* Erase metadata and write an empty database (not atomic). */
+int ekv_format(ekv_db *db);
+/* Mount now; EKV_ENOFMT if no database is found. */
+int ekv_mount(ekv_db *db);
+
+/* Statistics of the mounted state. */
+struct ekv_stat {
+	uint32_t page_count, pages_used, pages_free, pages_pinned;
+	uint32_t meta_page, meta_seq;
+	uint32_t file_count;
+	uint32_t file_pages[64]; /* pages per file id (file_count entries) */
+	uint64_t file_bytes[64]; /* live payload bytes per file id */
+	uint8_t file_flags[64];
+	uint64_t generation;     /* number of commits since open */
+};
+int ekv_stat(ekv_db *db, struct ekv_stat *st);
+
+/* ---- read transactions (snapshots) ---------------------------------------- */
+
+/* A consistent snapshot of the committed state; never blocks on writers. */
+int ekv_rtx_begin(ekv_db *db, ekv_rtx **out);
+void ekv_rtx_end(ekv_rtx *rtx);
+
+/*
+ * Point lookup.  On success the value length is stored in *value_len and
+ * min(len, value_cap) bytes are copied.  If the value is longer than
+ * value_cap, EKV_ERANGE is returned with *value_len set to the full length
+ * (nothing copied).
+ */
+int ekv_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
+		size_t *value_len);
+
+/* ---- cursors -------------------------------------------------------------- */
+
+/*
+ * Iterate keys in ascending byte order.  start == NULL: from the first key;
+ * end == NULL: to the last key; otherwise [start, end).  The cursor holds
+ * its own snapshot: it stays valid across concurrent commits and
+ * compactions, and may outlive the read transaction it came from.
+ */
+int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
+		    size_t end_len, ekv_cursor **out);
+int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
+			   ekv_cursor **out);
+/*
+ * Next pair: returns 1 and fills key/value, 0 at the end, or an error.
+ * EKV_ERANGE if a buffer is too small (lengths stored, cursor not advanced).
+ */
+int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
+		    size_t value_cap, size_t *value_len);
+void ekv_cursor_close(ekv_cursor *c);
+
+/* ---- write transactions --------------------------------------------------- */
+
+/* Waits (up to busy_timeout_ms) for the writer slot; EKV_EBUSY on timeout. */
+int ekv_wtx_begin(ekv_db *db, ekv_wtx **out);
+/* Keys must be strictly ascending within a transaction (EKV_ENOTSORTED). */
+int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len);
+int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len);
+/* Commit atomically and free the transaction (also on error). */
+int ekv_wtx_commit(ekv_wtx *tx);
+/* Discard everything written and free the transaction. */
+void ekv_wtx_abort(ekv_wtx *tx);
+
+/* Run one compaction step now; returns 1 if there was work, 0 if none. */
+int ekv_compact(ekv_db *db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

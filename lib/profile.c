@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * profile.c — runtime geometry.  The crate computes these at compile time in
+ * config.rs, page.rs and file.rs; the formulas are reproduced here exactly
+ * (for ALIGN <= 4, where v1.0.0 and later crate versions agree), because any
+ * difference changes the bytes on flash.  See docs/FORMAT.md §2.
+ */
+#include "profile.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint32_t ilog2_u32(uint32_t x)
+{
+	return 31u - (uint32_t)__builtin_clz(x);
+}
+
+/* bits needed to store 0..max: log2(next_pow2(max + 1)) */
+static uint32_t size_bits(uint32_t max)
+{
+	uint32_t n = 1, bits = 0;
+	while (n < max + 1) {
+		n <<= 1;
+		bits++;
+	}
+	return bits;
+}
+
+static int fail(char *msg, size_t msg_size, const char *fmt, ...)
+{
+	if (msg && msg_size) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, msg_size, fmt, ap);
+		va_end(ap);
+	}
+	return EKV_EINVAL;
+}
+
+void ekv_profile_default(struct ekv_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->page_size = 4096;
+	p->page_count = 256;
+	p->max_page_count = 256;
+	p->align = 4;
+	p->erase_value = 0xff;
+	p->crc = false;
+	p->max_chunk_size = 4096;
+	p->branching_factor = 2;
+	p->max_key_size = 64;
+	p->max_value_size = 1024;
+	p->scratch_page_count = 4;
+}
+
+int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg_size)
+{
+	memset(g, 0, sizeof(*g));
+	if (msg && msg_size)
+		msg[0] = 0;
+	if (p->align != 1 && p->align != 2 && p->align != 4)
+		return fail(msg, msg_size, "align %u not supported (1, 2 or 4)", p->align);
+	if (p->erase_value != 0xff && p->erase_value != 0x00)
+		return fail(msg, msg_size, "erase value 0x%02x not supported (0xFF or 0x00)",
+			    p->erase_value);
+	if (p->page_size < 128 || p->page_size > 65536 || p->page_size % 4 != 0)
+		return fail(msg, msg_size,
+			    "page size %u not supported (128 to 65536, a multiple of 4)",
+			    p->page_size);
+	if (p->branching_factor < 2 || p->branching_factor > 4)
+		return fail(msg, msg_size, "branching factor %u not supported (2 to 4)",
+			    p->branching_factor);
+	if (p->max_page_count < 8 || p->max_page_count > 65536)
+		return fail(msg, msg_size, "max page count %u not supported (8 to 65536)",
+			    p->max_page_count);
+	if (p->page_count == 0 || p->page_count > p->max_page_count)
+		return fail(msg, msg_size, "page count %u must be 1 to max page count %u",
+			    p->page_count, p->max_page_count);
+	if (p->page_count > 65535)
+		return fail(msg, msg_size,
+			    "page count %u too large: page index 65535 is reserved by the format",
+			    p->page_count);
+	if (p->max_key_size < 1 || p->max_key_size > 1024)
+		return fail(msg, msg_size, "max key size %u not supported (1 to 1024)",
+			    p->max_key_size);
+	if (p->max_value_size < 1 || p->max_value_size > 65536)
+		return fail(msg, msg_size, "max value size %u not supported (1 to 65536)",
+			    p->max_value_size);
+	if (p->max_chunk_size < 16 || p->max_chunk_size % p->align != 0 ||
+	    p->max_chunk_size > 65535)
+		return fail(msg, msg_size,
+			    "max chunk size %u not supported (16 to 65535, a multiple of align %u)",
+			    p->max_chunk_size, p->align);
+
+	g->p = *p;
+	g->page_size = p->page_size;
+	g->page_count = p->page_count;
+	g->align = p->align;
+	g->erase_value = p->erase_value;
+	g->crc = p->crc;
+	g->bf = p->branching_factor;
+	g->max_key = p->max_key_size;
+	g->max_value = p->max_value_size;
+
+	g->ph_size = p->crc ? 12 : 8;
+	g->ch_size = p->crc ? 8 : 4;
+	g->meta_hdr_size = 8;
+	g->skiplist_len = ilog2_u32(p->max_page_count) - 2;
+	if (g->skiplist_len > MAX_SKIPLIST_LEN)
+		return fail(msg, msg_size, "internal: skiplist too long");
+	g->data_hdr_size = (4 + 2 * g->skiplist_len + 2 + 3) / 4 * 4;
+
+	uint32_t room = p->page_size - g->ph_size - g->ch_size;
+	g->chunk_max = p->max_chunk_size < room ? p->max_chunk_size : room;
+
+	uint32_t body = p->page_size - g->ph_size - g->data_hdr_size;
+	uint32_t full_chunk = geom_align_up(g, g->ch_size + g->chunk_max);
+	uint32_t chunks = body / full_chunk, rem = body % full_chunk;
+	uint64_t payload = (uint64_t)chunks * g->chunk_max + (rem > g->ch_size ? rem - g->ch_size : 0);
+	if (payload == 0)
+		return fail(msg, msg_size, "page size %u leaves no room for data", p->page_size);
+	if (payload > 65535)
+		return fail(msg, msg_size,
+			    "page payload %llu exceeds the format's 16-bit limit 65535 "
+			    "(page size %u too large for max chunk size %u)",
+			    (unsigned long long)payload, p->page_size, p->max_chunk_size);
+	g->payload_max = (uint32_t)payload;
+	g->skiplist_shift = ilog2_u32(g->payload_max) + 1;
+
+	uint32_t levels = 0;
+	for (uint64_t n = p->branching_factor; n <= p->max_page_count; n *= p->branching_factor)
+		levels++;
+	g->level_count = levels;
+	g->file_count = p->branching_factor * levels + 1;
+	if (g->file_count > MAX_FILE_COUNT)
+		return fail(msg, msg_size, "internal: too many files");
+	if (g->file_count * FILE_META_SIZE > g->chunk_max)
+		return fail(msg, msg_size,
+			    "max chunk size %u too small for %u file entries of the meta page "
+			    "(needs %u)",
+			    g->chunk_max, g->file_count, g->file_count * FILE_META_SIZE);
+
+	g->key_bits = size_bits(p->max_key_size);
+	g->value_bits = size_bits(p->max_value_size);
+	g->rec_hdr_size = (1 + g->key_bits + g->value_bits + 7) / 8;
+	if (g->rec_hdr_size > 4)
+		return fail(msg, msg_size, "internal: record header larger than 4 bytes");
+	g->max_record_size = geom_record_size(p->max_key_size, p->max_value_size);
+	g->min_free_pages = 1 + p->scratch_page_count + MIN_FREE_PAGE_COUNT_COMPACT +
+			    p->branching_factor +
+			    (g->max_record_size + g->payload_max - 1) / g->payload_max;
+	if (g->min_free_pages >= p->max_page_count / 2)
+		return fail(msg, msg_size,
+			    "reserve of %u free pages is not below half of max page count %u "
+			    "(lower scratch pages or max value size)",
+			    g->min_free_pages, p->max_page_count);
+	if (p->page_count < 2 * g->min_free_pages)
+		return fail(msg, msg_size,
+			    "%u pages are too few: this profile needs at least %u "
+			    "(2 x MIN_FREE_PAGE_COUNT %u)",
+			    p->page_count, 2 * g->min_free_pages, g->min_free_pages);
+	return 0;
+}
+
+int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size)
+{
+	struct geom g;
+	return geom_init(&g, p, msg, msg_size);
+}
+
+int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *out)
+{
+	struct geom g;
+	int r = geom_init(&g, p, NULL, 0);
+	if (r < 0)
+		return r;
+	*out = (struct ekv_geometry){
+		.page_header_size = g.ph_size,
+		.chunk_header_size = g.ch_size,
+		.meta_header_size = g.meta_hdr_size,
+		.data_header_size = g.data_hdr_size,
+		.chunk_max_len = g.chunk_max,
+		.page_max_payload = g.payload_max,
+		.skiplist_len = g.skiplist_len,
+		.skiplist_shift = g.skiplist_shift,
+		.level_count = g.level_count,
+		.file_count = g.file_count,
+		.key_size_bits = g.key_bits,
+		.value_size_bits = g.value_bits,
+		.record_header_size = g.rec_hdr_size,
+		.min_free_page_count = g.min_free_pages,
+	};
+	return 0;
+}
