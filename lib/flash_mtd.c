@@ -14,6 +14,13 @@
  * device before the geometry has been checked.  Uses only libc and the
  * kernel's <mtd/mtd-user.h>.  Every op is thread-safe: the context is
  * immutable after open and all I/O is positional (pread/pwrite/ioctl).
+ *
+ * Semantics worth knowing: opening the read-only node /dev/mtdNro implies
+ * EKV_MTD_RDONLY.  The lock is flock() on ONE fd per flash object, so it is
+ * per handle, not per thread: SH by one thread and UN by another releases it
+ * for both, and SH->EX on the same handle is a conversion that Linux does
+ * non-atomically (a conversion that fails with EKV_EBUSY has already dropped
+ * the SH lock).  The caller must count its holders and not convert.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
