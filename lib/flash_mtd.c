@@ -22,7 +22,9 @@
  * non-atomically (a conversion that fails with EKV_EBUSY has already dropped
  * the SH lock).  The caller must count its holders and not convert.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

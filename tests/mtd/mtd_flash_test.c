@@ -17,7 +17,9 @@
  * Output: one line per test case, "ok - NAME" or "not ok - NAME: reason",
  * plus "# ..." diagnostics.  Exit 0 if every case passed, 1 otherwise.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
