@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* testutil.h — helpers shared by the unit tests: RAM databases, a model
+ * map, hex and file helpers. */
+#ifndef EKV_TESTUTIL_H
+#define EKV_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ekv.h"
+#include "ekv_test.h"
+
+struct tdb {
+	struct ekv_flash *flash;
+	ekv_db *db;
+	struct ekv_profile p;
+	struct ekv_options o;
+};
+
+/* A RAM flash + database with profile p (NULL: defaults), formatted. */
+void tdb_new(struct tdb *t, const struct ekv_profile *p, uint32_t seed);
+/* Close and reopen the database on the same flash (a remount). */
+void tdb_reopen(struct tdb *t);
+void tdb_free(struct tdb *t);
+
+int tdb_put(struct tdb *t, const char *key, const char *value);
+int tdb_del(struct tdb *t, const char *key);
+/* get into a static buffer; returns NULL if not found (asserts on errors) */
+const char *tdb_get(struct tdb *t, const char *key);
+
+/* model: sorted map of byte strings */
+struct kv {
+	uint8_t *k, *v;
+	size_t kl, vl;
+};
+struct model {
+	struct kv *a;
+	size_t n, cap;
+};
+void model_put(struct model *m, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
+void model_del(struct model *m, const uint8_t *k, size_t kl);
+struct kv *model_find(struct model *m, const uint8_t *k, size_t kl);
+void model_copy(struct model *dst, const struct model *src);
+void model_free(struct model *m);
+/* Compare the whole database (cursor scan + point gets) with the model;
+ * returns 0 if equal, else prints the first difference and returns -1. */
+int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p);
+
+int bkey_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+uint8_t *read_file(const char *path, size_t *len);
+const char *testdata_path(const char *name); /* static buffer */
+bool hex_decode(const char *s, uint8_t *out, size_t *len);
+void hex_encode(const uint8_t *b, size_t n, char *out); /* "-" for empty */
+
+uint64_t rng_u64(uint64_t *s);
+
+#endif
