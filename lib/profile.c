@@ -135,11 +135,19 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	g->file_count = p->branching_factor * levels + 1;
 	if (g->file_count > MAX_FILE_COUNT)
 		return fail(msg, msg_size, "internal: too many files");
-	if (g->file_count * FILE_META_SIZE > g->chunk_max)
+	/* A meta rollover writes one entry per non-empty file in one chunk of a
+	 * fresh meta page; with every file non-empty that must still fit (the
+	 * crate only checks the chunk size, and panics at such a rollover). */
+	uint32_t meta_room = geom_align_down(g, p->page_size - g->ph_size - g->meta_hdr_size);
+	meta_room = meta_room > g->ch_size ? meta_room - g->ch_size : 0;
+	if (meta_room > g->chunk_max)
+		meta_room = g->chunk_max;
+	if (g->file_count * FILE_META_SIZE > meta_room)
 		return fail(msg, msg_size,
-			    "max chunk size %u too small for %u file entries of the meta page "
-			    "(needs %u)",
-			    g->chunk_max, g->file_count, g->file_count * FILE_META_SIZE);
+			    "%u files need %u bytes in one meta chunk, but this page size and "
+			    "max chunk size leave %u (use a larger page, fewer max pages or "
+			    "no crc)",
+			    g->file_count, g->file_count * FILE_META_SIZE, meta_room);
 
 	g->key_bits = size_bits(p->max_key_size);
 	g->value_bits = size_bits(p->max_value_size);
