@@ -123,9 +123,10 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 	struct snapshot *s = malloc(sizeof(*s));
 	pthread_mutex_lock(&db->lock);
 	db->gen++;
-	bool live_readers = db->live.next != &db->live &&
-			    (db->live.next != db->current || db->live.next->next != &db->live);
-	for (uint32_t i = 0; live_readers && i < n; i++) {
+	/* every freed page goes to limbo: a reader may hold the very snapshot
+	 * that is current right now; refresh_pins_locked() drops entries no
+	 * live snapshot needs */
+	for (uint32_t i = 0; i < n; i++) {
 		if (limbo_add_locked(db, freed[i], db->gen) < 0) {
 			/* cannot track the pin: keep the page out of use for good
 			 * rather than risk erasing it under a reader */
