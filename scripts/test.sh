@@ -1,0 +1,37 @@
+#!/bin/bash
+# test.sh — the whole test suite, as CI runs it: a normal build (every suite:
+# unit, powercut, fuzz-smoke, mtd-vm) and an ASan+UBSan build (every suite
+# but the VM one). Prints "N passed, N failed" last.
+set -u
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh || exit 1
+summary() { # testlog.json → counts
+	python3 - "$@" <<'PY'
+import json, sys
+p = f = s = 0
+for path in sys.argv[1:]:
+    try:
+        for line in open(path):
+            r = json.loads(line).get("result")
+            if r == "OK": p += 1
+            elif r in ("SKIP",): s += 1
+            elif r in ("EXPECTEDFAIL",): p += 1
+            else: f += 1
+    except FileNotFoundError:
+        f += 1
+print(p, f, s)
+PY
+}
+rc=0
+[ -d build ] || meson setup build -Dwerror=true || exit 1
+ninja -C build || exit 1
+meson test -C build --print-errorlogs ${EKV_TEST_ARGS:-} || rc=1
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dwerror=true -Dpowercut_budget=${EKV_ASAN_POWERCUT_BUDGET:-60} || exit 1
+ninja -C build-asan || exit 1
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	meson test -C build-asan --no-suite mtd-vm --print-errorlogs || rc=1
+read -r p f s < <(summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json)
+echo "test suites: build and build-asan ($s skipped)"
+echo "$p passed, $f failed"
+[ "$rc" = 0 ] && [ "$f" = 0 ]
