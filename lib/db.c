@@ -220,7 +220,8 @@ static int pin_hook(void *ctx, bool wait)
 
 /* ---- writer slot and process lock ---------------------------------------- */
 
-static int writer_acquire(ekv_db *db)
+/* The in-process writer slot (no process lock). */
+static int slot_acquire(ekv_db *db)
 {
 	struct timespec dl;
 	bool bounded = db->o.busy_timeout_ms >= 0;
@@ -234,21 +235,62 @@ static int writer_acquire(ekv_db *db)
 		}
 	}
 	db->writer_busy = true;
+	db->gen_at_acquire = db->gen;
 	pthread_mutex_unlock(&db->lock);
-	int e = flash_lock(db->f, EKV_LOCK_EX, db->o.busy_timeout_ms);
+	return 0;
+}
+
+static void slot_release(ekv_db *db)
+{
 	pthread_mutex_lock(&db->lock);
-	if (e < 0)
-		db->writer_busy = false;
-	else
-		db->pl_exclusive = true;
+	db->writer_busy = false;
 	pthread_cond_broadcast(&db->cond);
 	pthread_mutex_unlock(&db->lock);
+}
+
+/* Look at the change token; mark the engine for a remount if another
+ * process committed.  Called holding a process lock. */
+static void check_foreign_changes_locked(ekv_db *db)
+{
+	if (flash_changed(db->f, &db->token, db->have_token) > 0)
+		db->stale = true;
+	db->have_token = true;
+}
+
+/* Writer slot + exclusive process lock, for a write transaction. */
+static int writer_acquire(ekv_db *db)
+{
+	int e = slot_acquire(db);
+	if (e < 0)
+		return e;
+	/* flock converts shared -> exclusive by dropping the shared lock first,
+	 * and a failed attempt leaves it dropped: take it back for our readers */
+	e = flash_lock(db->f, EKV_LOCK_EX, db->o.busy_timeout_ms);
+	pthread_mutex_lock(&db->lock);
+	if (e < 0) {
+		if (db->pl_shared) {
+			flash_lock(db->f, EKV_LOCK_SH, -1);
+			check_foreign_changes_locked(db);
+		}
+	} else {
+		db->pl_exclusive = true;
+		check_foreign_changes_locked(db);
+	}
+	pthread_mutex_unlock(&db->lock);
+	if (e < 0)
+		slot_release(db);
 	return e;
 }
 
 static void writer_release(ekv_db *db)
 {
 	pthread_mutex_lock(&db->lock);
+	if (db->gen != db->gen_at_acquire) {
+		/* tell other processes; remember the token our change left */
+		flash_mark_changed(db->f);
+		flash_changed(db->f, &db->token, false);
+		db->have_token = true;
+	}
 	db->pl_exclusive = false;
 	flash_lock(db->f, db->pl_shared ? EKV_LOCK_SH : EKV_LOCK_UN, -1);
 	db->writer_busy = false;
@@ -260,8 +302,11 @@ int db_lock_shared(ekv_db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
-	if (!db->pl_exclusive && db->pl_shared == 0)
+	if (!db->pl_exclusive && db->pl_shared == 0) {
 		e = flash_lock(db->f, EKV_LOCK_SH, db->o.busy_timeout_ms);
+		if (e == 0)
+			check_foreign_changes_locked(db);
+	}
 	if (e == 0)
 		db->pl_shared++;
 	pthread_mutex_unlock(&db->lock);
@@ -356,49 +401,61 @@ int ekv_format(ekv_db *db)
 	return e;
 }
 
-/* Mount if nothing is mounted yet (or the engine needs a remount). Called
- * by the writer-slot holder. */
+/* Mount if nothing is mounted yet, the engine needs a remount, or another
+ * process changed the flash.  Called by the writer-slot holder. */
 static int ensure_mounted_writer(ekv_db *db)
 {
+	pthread_mutex_lock(&db->lock);
+	if (db->stale) {
+		db->en.fm.dirty = true;
+		db->stale = false;
+	}
+	pthread_mutex_unlock(&db->lock);
 	return fm_remount_if_dirty(&db->en.fm);
 }
 
 int ekv_mount(ekv_db *db)
 {
-	int e = writer_acquire(db);
+	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
-	e = ensure_mounted_writer(db);
-	writer_release(db);
+	e = db_lock_shared(db);
+	if (e == 0) {
+		e = ensure_mounted_writer(db);
+		db_unlock_shared(db);
+	}
+	slot_release(db);
 	return e;
 }
 
-/* Readers need a published snapshot: mount first if there is none. */
+/* Readers need a current snapshot: mount first if there is none or another
+ * process changed the flash.  Called holding the shared process lock. */
 static int ensure_snapshot(ekv_db *db)
 {
 	pthread_mutex_lock(&db->lock);
-	bool have = db->current != NULL;
+	bool ok = db->current != NULL && !db->stale;
 	pthread_mutex_unlock(&db->lock);
-	if (have)
+	if (ok)
 		return 0;
-	int e = writer_acquire(db);
+	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
-	pthread_mutex_lock(&db->lock);
-	have = db->current != NULL;
-	pthread_mutex_unlock(&db->lock);
-	if (!have)
-		e = fm_mount(&db->en.fm);
-	writer_release(db);
+	e = ensure_mounted_writer(db);
+	slot_release(db);
 	return e;
 }
 
 int ekv_stat(ekv_db *db, struct ekv_stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	int e = writer_acquire(db);
+	int e = db_lock_shared(db);
 	if (e < 0)
 		return e;
+	e = slot_acquire(db);
+	if (e < 0) {
+		db_unlock_shared(db);
+		return e;
+	}
 	e = ensure_mounted_writer(db);
 	if (e == 0) {
 		struct file_manager *m = &db->en.fm;
@@ -424,7 +481,8 @@ int ekv_stat(ekv_db *db, struct ekv_stat *st)
 			}
 		}
 	}
-	writer_release(db);
+	slot_release(db);
+	db_unlock_shared(db);
 	return e;
 }
 

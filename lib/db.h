@@ -37,6 +37,10 @@ struct ekv_db {
 	bool writer_busy;     /* writer slot: a write transaction, mount or format */
 	unsigned pl_shared;   /* in-process holders of the shared process lock */
 	bool pl_exclusive;
+	uint64_t token;       /* flash change token as of our last look */
+	bool have_token;
+	bool stale;           /* another process changed the flash: remount */
+	uint64_t gen_at_acquire;
 	struct rec_engine en; /* owned by the writer slot holder */
 };
 

@@ -58,6 +58,28 @@ static inline int flash_lock(struct ekv_flash *f, int op, int timeout_ms)
 	return f->ops->lock(f->ctx, op, timeout_ms);
 }
 
+/* 1: changed since *token (updated), 0: unchanged, <0 error */
+static inline int flash_changed(struct ekv_flash *f, uint64_t *token, bool have_token)
+{
+	if (!f->ops->lock)
+		return 0; /* no other process can share this flash */
+	if (!f->ops->change_token)
+		return 1;
+	uint64_t t;
+	int e = f->ops->change_token(f->ctx, &t);
+	if (e < 0)
+		return 1;
+	bool changed = !have_token || t != *token;
+	*token = t;
+	return changed;
+}
+
+static inline void flash_mark_changed(struct ekv_flash *f)
+{
+	if (f->ops->mark_changed)
+		f->ops->mark_changed(f->ctx);
+}
+
 /* Program buf over old flash bytes with real flash semantics (bits move away
  * from the erased value only).  Returns false if strict and a byte was not
  * erased. Shared by the RAM and file backends. */

@@ -134,6 +134,40 @@ static int file_lock(void *ctx, int op, int timeout_ms)
 	}
 }
 
+/* The image's mtime is the change token.  Each commit ends by setting it
+ * explicitly to a fine-grained, strictly increasing time, so two commits
+ * never leave the same token even within one coarse clock tick. */
+static int file_change_token(void *ctx, uint64_t *token)
+{
+	struct file_flash *ff = ctx;
+	struct stat st;
+	if (fstat(ff->fd, &st) < 0)
+		return EKV_EIO;
+	*token = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	*token ^= (uint64_t)st.st_ino << 32 ^ (uint64_t)st.st_size;
+	return 0;
+}
+
+static int file_mark_changed(void *ctx)
+{
+	struct file_flash *ff = ctx;
+	struct stat st;
+	struct timespec now;
+	if (fstat(ff->fd, &st) < 0)
+		return EKV_EIO;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec < st.st_mtim.tv_sec ||
+	    (now.tv_sec == st.st_mtim.tv_sec && now.tv_nsec <= st.st_mtim.tv_nsec)) {
+		now = st.st_mtim;
+		if (++now.tv_nsec >= 1000000000) {
+			now.tv_sec++;
+			now.tv_nsec = 0;
+		}
+	}
+	struct timespec times[2] = {{0, UTIME_OMIT}, now};
+	return futimens(ff->fd, times) < 0 ? EKV_EIO : 0;
+}
+
 static void file_destroy(void *ctx)
 {
 	struct file_flash *ff = ctx;
@@ -147,6 +181,8 @@ static const struct ekv_flash_ops file_ops = {
 	.erase = file_erase,
 	.destroy = file_destroy,
 	.lock = file_lock,
+	.change_token = file_change_token,
+	.mark_changed = file_mark_changed,
 };
 
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -212,12 +213,86 @@ static void test_writer_waits_for_pinned_pages_then_reports_busy(void **state)
 	tdb_free(&t);
 }
 
+static void put_kv(ekv_db *db, const char *k, const char *v)
+{
+	ekv_wtx *tx;
+	assert_int_equal(ekv_wtx_begin(db, &tx), 0);
+	assert_int_equal(ekv_wtx_put(tx, k, strlen(k), v, strlen(v)), 0);
+	assert_int_equal(ekv_wtx_commit(tx), 0);
+}
+
+static void expect_kv(ekv_db *db, const char *k, const char *v)
+{
+	ekv_rtx *r;
+	char buf[256];
+	size_t n;
+	assert_int_equal(ekv_rtx_begin(db, &r), 0);
+	assert_int_equal(ekv_rtx_get(r, k, strlen(k), buf, sizeof(buf), &n), 0);
+	ekv_rtx_end(r);
+	assert_int_equal(n, strlen(v));
+	assert_memory_equal(buf, v, n);
+}
+
+/* Two handles on one image behave like two processes: each sees the other's
+ * commits, and a writer never works from a stale state. */
+static void test_second_process_commits_are_seen_and_never_overwritten(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/ekv-test-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	struct ekv_profile p;
+	ekv_profile_default(&p);
+	p.page_size = 256;
+	p.page_count = p.max_page_count = 64;
+	p.max_value_size = 64;
+	struct ekv_flash *fa, *fb;
+	assert_int_equal(ekv_flash_file_open(path, p.page_size, p.page_count, 0xff,
+					     EKV_FILE_CREATE | EKV_FILE_STRICT, &fa), 0);
+	assert_int_equal(ekv_flash_file_open(path, p.page_size, p.page_count, 0xff,
+					     EKV_FILE_STRICT, &fb), 0);
+	struct ekv_options o;
+	ekv_options_default(&o);
+	o.busy_timeout_ms = 0;
+	ekv_db *a, *b;
+	assert_int_equal(ekv_open(fa, &p, &o, &a), 0);
+	assert_int_equal(ekv_open(fb, &p, &o, &b), 0);
+	assert_int_equal(ekv_format(a), 0);
+	char k[16], v[64];
+	for (int round = 0; round < 60; round++) {
+		ekv_db *w = round % 3 ? a : b, *r = round % 3 ? b : a;
+		for (int i = 0; i < 5; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			snprintf(v, sizeof(v), "round %d by %s", round, w == a ? "a" : "b");
+			put_kv(w, k, v);
+		}
+		for (int i = 0; i < 5; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			expect_kv(r, k, v);
+			expect_kv(w, k, v);
+		}
+	}
+	/* a writer holding the database makes the other one busy, at once */
+	ekv_wtx *tx, *tx2;
+	assert_int_equal(ekv_wtx_begin(a, &tx), 0);
+	assert_int_equal(ekv_wtx_begin(b, &tx2), EKV_EBUSY);
+	ekv_wtx_abort(tx);
+	ekv_close(a);
+	ekv_close(b);
+	ekv_flash_close(fa);
+	ekv_flash_close(fb);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readers_see_consistent_snapshots_while_writer_commits),
 		cmocka_unit_test(test_cursor_survives_commits_and_compactions_that_free_its_pages),
 		cmocka_unit_test(test_writer_waits_for_pinned_pages_then_reports_busy),
+		cmocka_unit_test(test_second_process_commits_are_seen_and_never_overwritten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,15 @@ struct ekv_flash_ops {
 	 * EKV_EBUSY (held by another process) or another negative code.
 	 */
 	int (*lock)(void *ctx, int op, int timeout_ms);
+	/*
+	 * Optional change detection between processes: change_token() returns
+	 * a value that differs after any other process committed; the writer
+	 * calls mark_changed() (holding EKV_LOCK_EX) after each commit.  With a
+	 * lock op but no change_token, the database remounts whenever it takes
+	 * the lock afresh.
+	 */
+	int (*change_token)(void *ctx, uint64_t *token);
+	int (*mark_changed)(void *ctx);
 };
 #define EKV_LOCK_SH 1
 #define EKV_LOCK_EX 2
