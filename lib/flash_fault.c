@@ -70,13 +70,11 @@ int mem_fault_before(struct mem_flash *m, int op, uint32_t page, uint32_t off, u
 	if (m->fault.error_ops & op) {
 		int kind = op == MEM_OP_READ ? 0 : op == MEM_OP_WRITE ? 1 : 2;
 		uint64_t n = m->err_seen[kind]++;
-		if (m->err_latched || n == m->fault.error_nth) {
-			if (m->fault.error_sticky)
-				m->err_latched = true;
-			if (m->err_latched || n == m->fault.error_nth) {
-				r = EKV_EIO;
-				goto out;
-			}
+		if (n == m->fault.error_nth && m->fault.error_sticky)
+			m->err_latched = true;
+		if (n == m->fault.error_nth || m->err_latched) {
+			r = EKV_EIO;
+			goto out;
 		}
 	}
 	if (op == MEM_OP_READ)

@@ -26,11 +26,6 @@ struct file_flash {
 	bool nolock;
 };
 
-static int io_err(void)
-{
-	return errno ? -errno : EKV_EIO;
-}
-
 static int pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	uint8_t *p = buf;
@@ -39,7 +34,7 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return io_err() == -EINTR ? EKV_EIO : EKV_EIO;
+			return EKV_EIO;
 		}
 		if (n == 0) /* past the end of a short image: reads as erased? no: error */
 			return EKV_EIO;

@@ -473,9 +473,9 @@ static int wtx_start(struct rec_engine *en, struct rec_wtx *tx)
 {
 	struct file_manager *m = &en->fm;
 	int id;
-	/* a full last level is compacted until a slot frees up; each step
-	 * moves data to a deeper-numbered... to an upper level, bounded by the
-	 * number of levels times the work per level */
+	/* a full last level is compacted until a slot frees up; every step
+	 * moves data one level up, so this ends (the guard only protects
+	 * against a corrupted state that keeps reporting work) */
 	for (int guard = 0; (id = new_file_in_level(m, m->g->level_count - 1)) < 0; guard++) {
 		int e = rec_compact(en);
 		if (e < 0)
