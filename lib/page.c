@@ -122,7 +122,8 @@ static int verify_chunk(struct page_reader *r)
 	return 0;
 }
 
-static int open_chunk(struct page_reader *r)
+/* Open the chunk at r->chunk_offset; pre = its header bytes if already read. */
+static int open_chunk_pre(struct page_reader *r, const uint8_t *pre)
 {
 	const struct geom *g = r->g;
 	uint8_t h[8];
@@ -133,9 +134,13 @@ static int open_chunk(struct page_reader *r)
 		r->at_end = true;
 		return 0;
 	}
-	int e = flash_read(r->f, r->page, r->chunk_offset, h, g->ch_size);
-	if (e < 0)
-		return e;
+	if (pre) {
+		memcpy(h, pre, g->ch_size);
+	} else {
+		int e = flash_read(r->f, r->page, r->chunk_offset, h, g->ch_size);
+		if (e < 0)
+			return e;
+	}
 	if (get_le16(h) != CHUNK_MAGIC) {
 		r->at_end = true;
 		return 0;
@@ -150,6 +155,11 @@ static int open_chunk(struct page_reader *r)
 	return 0;
 }
 
+static int open_chunk(struct page_reader *r)
+{
+	return open_chunk_pre(r, NULL);
+}
+
 static int next_chunk(struct page_reader *r)
 {
 	r->prev_len += r->chunk_len;
@@ -157,20 +167,33 @@ static int next_chunk(struct page_reader *r)
 	return open_chunk(r);
 }
 
+/* The page header and the first chunk header are adjacent: read both with
+ * one flash read. */
 int page_reader_open(struct page_reader *r, uint32_t page, uint32_t magic, uint8_t *hdr,
 		     uint32_t hdr_size)
 {
+	const struct geom *g = r->g;
+	uint8_t buf[12 + 64 + 8];
 	r->at_end = true;
-	int e = page_read_header(r->g, r->f, page, magic, hdr, hdr_size);
+	uint32_t n = g->ph_size + hdr_size;
+	if (hdr_size > 64 || n > g->page_size)
+		return EKV_EINVAL;
+	bool with_chunk = n + g->ch_size <= g->page_size;
+	int e = flash_read(r->f, page, 0, buf, n + (with_chunk ? g->ch_size : 0));
 	if (e < 0)
 		return e;
+	if (get_le32(buf) != magic || get_le32(buf + 4) != page)
+		return EKV_ECORRUPT;
+	if (g->crc && get_le32(buf + 8) != ekv_crc32(0, buf + g->ph_size, hdr_size))
+		return EKV_ECORRUPT;
+	memcpy(hdr, buf + g->ph_size, hdr_size);
 	r->page = page;
 	r->hdr_size = hdr_size;
 	r->at_end = false;
 	r->torn_tail = false;
 	r->prev_len = 0;
-	r->chunk_offset = r->g->ph_size + hdr_size;
-	return open_chunk(r);
+	r->chunk_offset = n;
+	return open_chunk_pre(r, with_chunk ? buf + n : NULL);
 }
 
 int page_reader_at_eof(struct page_reader *r)
