@@ -338,6 +338,74 @@ static void test_database_full_is_a_clean_error(void **state)
 	tdb_free(&t);
 }
 
+/* a caller's own backend: a plain ops table over a byte array */
+struct my_flash {
+	uint8_t bytes[64 * 256];
+	int erases, writes;
+};
+
+static int my_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
+{
+	struct my_flash *m = ctx;
+	memcpy(buf, m->bytes + page * 256 + off, len);
+	return 0;
+}
+
+static int my_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
+{
+	struct my_flash *m = ctx;
+	const uint8_t *b = buf;
+	for (uint32_t i = 0; i < len; i++) {
+		if (m->bytes[page * 256 + off + i] != 0xff)
+			return EKV_EIO; /* programmed twice: a bug in the caller of ops */
+		m->bytes[page * 256 + off + i] = b[i];
+	}
+	m->writes++;
+	return 0;
+}
+
+static int my_erase(void *ctx, uint32_t page)
+{
+	struct my_flash *m = ctx;
+	memset(m->bytes + page * 256, 0xff, 256);
+	m->erases++;
+	return 0;
+}
+
+static void test_custom_flash_ops_table(void **state)
+{
+	(void)state;
+	static const struct ekv_flash_ops ops = {.read = my_read, .write = my_write,
+						 .erase = my_erase};
+	struct my_flash *m = calloc(1, sizeof(*m));
+	struct ekv_flash f = {.ops = &ops, .ctx = m, .page_size = 256, .page_count = 64,
+			      .write_size = 1, .erase_value = 0xff};
+	struct ekv_profile p;
+	ekv_profile_default(&p);
+	p.page_size = 256;
+	p.page_count = p.max_page_count = 64;
+	p.max_value_size = 64;
+	ekv_db *db;
+	assert_int_equal(ekv_open(&f, &p, NULL, &db), 0);
+	assert_int_equal(ekv_format(db), 0);
+	ekv_wtx *tx;
+	assert_int_equal(ekv_wtx_begin(db, &tx), 0);
+	assert_int_equal(ekv_wtx_put(tx, "k", 1, "v", 1), 0);
+	assert_int_equal(ekv_wtx_commit(tx), 0);
+	ekv_close(db);
+	assert_int_equal(ekv_open(&f, &p, NULL, &db), 0);
+	ekv_rtx *r;
+	char v[8];
+	size_t n;
+	assert_int_equal(ekv_rtx_begin(db, &r), 0);
+	assert_int_equal(ekv_rtx_get(r, "k", 1, v, sizeof(v), &n), 0);
+	assert_int_equal(n, 1);
+	ekv_rtx_end(r);
+	ekv_close(db);
+	assert_true(m->erases > 0 && m->writes > 0);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_cursor_ranges_prefixes_and_newest_wins),
 		cmocka_unit_test(test_compaction_removes_tombstones_and_frees_pages),
 		cmocka_unit_test(test_database_full_is_a_clean_error),
+		cmocka_unit_test(test_custom_flash_ops_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
