@@ -3,39 +3,213 @@
  * ekvctl — command-line access to an ekv database, made for shell scripts.
  *
  * Parsing and presentation only; every decision about the data lives in
- * libekv.  Exit codes: 0 ok, 1 key not found, 2 usage, 3 device or I/O
- * error, 4 corrupted, 5 busy, 6 no space.
+ * libekv (transactions, verification, dump and probe included).  The
+ * database a command works on is resolved in one place, open_flash(), from
+ * the command line and /etc/ekv.conf.  Exit codes: 0 ok, 1 key not found or
+ * damage found, 2 usage, 3 device or I/O error, 4 corrupted, 5 busy, 6 no
+ * space.  See ekvctl(1).
  */
 #include <argp.h>
-#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ekv.h"
+#include "text.h"
 
 enum { EXIT_NOTFOUND = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_CORRUPT = 4, EXIT_BUSY = 5,
        EXIT_NOSPC = 6 };
 
-struct opts {
-	const char *image;
-	const char *device;
-	struct ekv_profile p;
-	bool set_page_count, set_max_page_count;
-	uint32_t seed;
-	bool seed_set;
-	bool verbose;
-	int wait_ms;
-	char **args;
-	int nargs;
-};
+#define DEFAULT_CONF "/etc/ekv.conf"
 
 static const char *prog = "ekvctl";
+
+/* ---- settings: command-line options that ekv.conf may also give ---------- */
+
+enum setting_id {
+	S_IMAGE, S_DEVICE, S_PAGE_SIZE, S_PAGE_COUNT, S_MAX_PAGE_COUNT, S_ALIGN, S_ERASE_VALUE,
+	S_CRC, S_MAX_CHUNK, S_BF, S_MAX_KEY, S_MAX_VALUE, S_SCRATCH, S_SEED, S_WAIT, S_COUNT
+};
+
+static const char *const setting_names[S_COUNT] = {
+	"image", "device", "page-size", "page-count", "max-page-count", "align", "erase-value",
+	"crc", "max-chunk-size", "branching-factor", "max-key-size", "max-value-size",
+	"scratch-pages", "seed", "wait",
+};
+
+struct opts {
+	const char *conf_path;
+	bool conf_explicit;
+	const char *db_name;
+	const char *image, *device;
+	struct ekv_profile p;
+	unsigned set; /* 1 << S_*: given on the command line */
+	unsigned from_conf;
+	uint32_t seed;
+	bool seed_set;
+	int wait_ms;
+	bool verbose, quiet, yes;
+	const char *script;
+	char *strings[S_COUNT]; /* values copied from the config file */
+};
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i]))
+			return *out = true, true;
+		if (!strcasecmp(s, no[i]))
+			return *out = false, true;
+	}
+	return false;
+}
+
+/* Apply one setting; msg explains a bad value. */
+static int apply_setting(struct opts *o, enum setting_id id, const char *arg, char *msg,
+			 size_t msg_size)
+{
+	uint32_t v = 0;
+	bool b;
+	switch (id) {
+	case S_IMAGE:
+		o->image = arg;
+		return 0;
+	case S_DEVICE:
+		o->device = arg;
+		return 0;
+	case S_CRC:
+		if (!parse_bool(arg, &b))
+			goto bad;
+		o->p.crc = b;
+		return 0;
+	case S_ERASE_VALUE:
+		if (!strcasecmp(arg, "0xff") || !strcmp(arg, "255"))
+			o->p.erase_value = 0xff;
+		else if (!strcasecmp(arg, "0x00") || !strcmp(arg, "0") || !strcasecmp(arg, "0x0"))
+			o->p.erase_value = 0x00;
+		else
+			goto bad;
+		return 0;
+	case S_WAIT:
+		if (!arg) {
+			o->wait_ms = -1;
+			return 0;
+		}
+		if (!parse_u32(arg, &v) || v > INT_MAX / 1000)
+			goto bad;
+		o->wait_ms = (int)(v * 1000);
+		return 0;
+	default:
+		break;
+	}
+	if (!parse_u32(arg, &v))
+		goto bad;
+	switch (id) {
+	case S_PAGE_SIZE: o->p.page_size = v; break;
+	case S_PAGE_COUNT: o->p.page_count = v; break;
+	case S_MAX_PAGE_COUNT: o->p.max_page_count = v; break;
+	case S_ALIGN: o->p.align = v; break;
+	case S_MAX_CHUNK: o->p.max_chunk_size = v; break;
+	case S_BF: o->p.branching_factor = v; break;
+	case S_MAX_KEY: o->p.max_key_size = v; break;
+	case S_MAX_VALUE: o->p.max_value_size = v; break;
+	case S_SCRATCH: o->p.scratch_page_count = v; break;
+	case S_SEED: o->seed = v; o->seed_set = true; break;
+	default: break;
+	}
+	return 0;
+bad:
+	snprintf(msg, msg_size, "invalid %s '%s'%s", setting_names[id], arg ? arg : "",
+		 id == S_ERASE_VALUE ? " (0xFF or 0x00)"
+		 : id == S_CRC	     ? " (yes or no)"
+				     : "");
+	return -1;
+}
+
+static bool setting_known(const char *key)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (!strcmp(key, setting_names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Fill what the command line left open from the config file.  A command line
+ * that names its database (--image/--device) without -d does not read the
+ * file at all, so the minimal interface works alike on every machine.
+ */
+static int resolve_config(struct opts *o)
+{
+	bool target_on_cmdline = o->set & (1u << S_IMAGE | 1u << S_DEVICE);
+	if (target_on_cmdline && !o->db_name)
+		return 0;
+	const char *section = o->db_name ? o->db_name : "default";
+	struct conf c;
+	char msg[512];
+	int e = conf_load(o->conf_path, section, setting_known, &c, msg, sizeof(msg));
+	if (e == -ENOENT) {
+		if (!o->conf_explicit && !o->db_name)
+			return 0;
+		fprintf(stderr, "%s: %s: no such configuration file%s%s\n", prog, o->conf_path,
+			o->db_name ? " (needed for -d " : "", o->db_name ? o->db_name : "");
+		if (o->db_name)
+			fputs(")\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (e < 0) {
+		fprintf(stderr, "%s: %s\n", prog, msg);
+		return EXIT_USAGE;
+	}
+	if (o->db_name && !c.section_found) {
+		fprintf(stderr, "%s: %s: no database [%s]\n", prog, o->conf_path, o->db_name);
+		conf_free(&c);
+		return EXIT_USAGE;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < c.n && !rc; i++) {
+		enum setting_id id = 0;
+		while (strcmp(setting_names[id], c.e[i].key))
+			id++;
+		bool is_target = id == S_IMAGE || id == S_DEVICE;
+		if ((o->set & (1u << id)) || (is_target && target_on_cmdline))
+			continue;
+		free(o->strings[id]);
+		o->strings[id] = strdup(c.e[i].value);
+		if (!o->strings[id] || apply_setting(o, id, o->strings[id], msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "%s: %s:%d: %s\n", prog, o->conf_path, c.e[i].line, msg);
+			rc = EXIT_USAGE;
+		}
+		o->from_conf |= 1u << id;
+		if (is_target)
+			*(id == S_IMAGE ? &o->device : &o->image) = NULL;
+	}
+	conf_free(&c);
+	return rc;
+}
+
+/* ---- errors ----------------------------------------------------------------- */
 
 static int exit_code(int err)
 {
@@ -66,272 +240,288 @@ static int fail(int err, const char *what)
 	return exit_code(err);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
 	return EXIT_USAGE;
 }
 
-enum {
-	OPT_IMAGE = 'i',
-	OPT_PAGE_SIZE = 1000,
-	OPT_PAGE_COUNT,
-	OPT_MAX_PAGE_COUNT,
-	OPT_ALIGN,
-	OPT_ERASE_VALUE,
-	OPT_CRC,
-	OPT_MAX_CHUNK,
-	OPT_BF,
-	OPT_MAX_KEY,
-	OPT_MAX_VALUE,
-	OPT_SCRATCH,
-	OPT_SEED,
-	OPT_DEVICE,
-	OPT_WAIT,
+/* ---- progress bar (stderr, only on a terminal) ----------------------------- */
+
+struct progress {
+	bool on;
+	const char *label;
+	int shown; /* per mille last drawn, -1 none */
 };
 
-static struct argp_option options[] = {
-	{"image", OPT_IMAGE, "FILE", 0, "Flash image file", 0},
-	{"device", OPT_DEVICE, "DEV", 0, "MTD device (/dev/mtdN or mtd:NAME)", 0},
-	{"page-size", OPT_PAGE_SIZE, "N", 0, "Page (erase block) size (default 4096)", 1},
-	{"page-count", OPT_PAGE_COUNT, "N", 0, "Pages (default: image size / page size, else 256)", 1},
-	{"max-page-count", OPT_MAX_PAGE_COUNT, "N", 0, "Format bound (default max(256, page count))", 1},
-	{"align", OPT_ALIGN, "N", 0, "Write alignment 1, 2 or 4 (default 4)", 1},
-	{"erase-value", OPT_ERASE_VALUE, "0xFF|0x00", 0, "Erased byte value (default 0xFF)", 1},
-	{"crc", OPT_CRC, 0, 0, "CRC-32 of headers and chunks", 1},
-	{"max-chunk-size", OPT_MAX_CHUNK, "N", 0, "Max chunk size (default 4096)", 1},
-	{"branching-factor", OPT_BF, "N", 0, "LSM branching factor 2-4 (default 2)", 1},
-	{"max-key-size", OPT_MAX_KEY, "N", 0, "Max key size (default 64)", 1},
-	{"max-value-size", OPT_MAX_VALUE, "N", 0, "Max value size (default 1024)", 1},
-	{"scratch-pages", OPT_SCRATCH, "N", 0, "Free-space reserve pages (default 4)", 1},
-	{"seed", OPT_SEED, "N", 0, "Allocator seed (default: random)", 2},
-	{"wait", OPT_WAIT, "SECONDS", OPTION_ARG_OPTIONAL, "Wait for a busy database (default: fail at once)", 2},
-	{"verbose", 'v', 0, 0, "Report the options in effect", 2},
-	{0}};
-
-static const char doc[] =
-	"Read and write an ekv key-value database on a flash image or device.\v"
-	"Commands:\n"
-	"  format                 erase and format (creates FILE if absent)\n"
-	"  put KEY VALUE          write one key (one transaction)\n"
-	"  get [-n] KEY           print KEY=VALUE (-n: the value alone); exit 1 if missing\n"
-	"  delete KEY             delete one key\n"
-	"  list [--hex]           all pairs in key order\n"
-	"  batch --hex FILE|-     apply a hex workload script (w/d/begin/commit lines)\n"
-	"\n"
-	"Exit status: 0 ok, 1 key not found, 2 usage, 3 I/O error, 4 corrupted or\n"
-	"not formatted, 5 busy, 6 no space.";
-
-const char *argp_program_version = "ekvctl " EKV_VERSION;
-
-static bool parse_u32(const char *s, uint32_t *out)
+static void progress_init(struct progress *pg, const struct opts *o, const char *label)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
-		return false;
-	*out = (uint32_t)v;
-	return true;
+	pg->on = !o->quiet && isatty(STDERR_FILENO);
+	pg->label = label;
+	pg->shown = -1;
 }
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
-	struct opts *o = state->input;
-	uint32_t v;
-	switch (key) {
-	case OPT_IMAGE:
-		o->image = arg;
-		return 0;
-	case OPT_DEVICE:
-		o->device = arg;
-		return 0;
-	case 'v':
-		o->verbose = true;
-		return 0;
-	case OPT_CRC:
-		o->p.crc = true;
-		return 0;
-	case OPT_WAIT:
-		if (!arg) {
-			o->wait_ms = -1;
-			return 0;
-		}
-		if (!parse_u32(arg, &v) || v > INT_MAX / 1000)
-			argp_error(state, "invalid --wait value '%s'", arg);
-		o->wait_ms = (int)(v * 1000);
-		return 0;
-	case OPT_ERASE_VALUE:
-		if (!strcasecmp(arg, "0xff") || !strcmp(arg, "255"))
-			o->p.erase_value = 0xff;
-		else if (!strcasecmp(arg, "0x00") || !strcmp(arg, "0") || !strcasecmp(arg, "0x0"))
-			o->p.erase_value = 0x00;
-		else
-			argp_error(state, "invalid --erase-value '%s' (0xFF or 0x00)", arg);
-		return 0;
-	case OPT_PAGE_SIZE:
-	case OPT_PAGE_COUNT:
-	case OPT_MAX_PAGE_COUNT:
-	case OPT_ALIGN:
-	case OPT_MAX_CHUNK:
-	case OPT_BF:
-	case OPT_MAX_KEY:
-	case OPT_MAX_VALUE:
-	case OPT_SCRATCH:
-	case OPT_SEED:
-		if (!parse_u32(arg, &v))
-			argp_error(state, "invalid number '%s'", arg);
-		switch (key) {
-		case OPT_PAGE_SIZE: o->p.page_size = v; break;
-		case OPT_PAGE_COUNT: o->p.page_count = v; o->set_page_count = true; break;
-		case OPT_MAX_PAGE_COUNT: o->p.max_page_count = v; o->set_max_page_count = true; break;
-		case OPT_ALIGN: o->p.align = v; break;
-		case OPT_MAX_CHUNK: o->p.max_chunk_size = v; break;
-		case OPT_BF: o->p.branching_factor = v; break;
-		case OPT_MAX_KEY: o->p.max_key_size = v; break;
-		case OPT_MAX_VALUE: o->p.max_value_size = v; break;
-		case OPT_SCRATCH: o->p.scratch_page_count = v; break;
-		case OPT_SEED: o->seed = v; o->seed_set = true; break;
-		}
-		return 0;
-	case ARGP_KEY_ARG:
-		/* the command: everything from here on is the command's */
-		o->args = &state->argv[state->next - 1];
-		o->nargs = state->argc - state->next + 1;
-		state->next = state->argc;
-		return 0;
-	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "no command given");
-		return 0;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-static void print_escaped(FILE *out, const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\\')
-			fputs("\\\\", out);
-		else if (s[i] >= 0x20 && s[i] < 0x7f)
-			fputc(s[i], out);
-		else
-			fprintf(out, "\\x%02x", s[i]);
-	}
-}
-
-static void print_hex(FILE *out, const uint8_t *s, size_t n)
-{
-	if (n == 0) {
-		fputc('-', out);
+	struct progress *pg = ctx;
+	if (!pg->on || total == 0)
 		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%02x", s[i]);
+	int pm = (int)(done * 1000 / total);
+	if (pm == pg->shown || (pm - pg->shown < 10 && pm != 1000))
+		return;
+	pg->shown = pm;
+	char bar[41];
+	int fill = pm * 40 / 1000;
+	for (int i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = 0;
+	fprintf(stderr, "\r%s [%s] %3d%%", pg->label, bar, pm / 10);
 }
 
-/* ---- opening ---------------------------------------------------------- */
+static void progress_end(struct progress *pg)
+{
+	if (pg->on && pg->shown >= 0)
+		fprintf(stderr, "\r\033[K");
+	pg->shown = -1;
+}
+
+/* A flash wrapper that reports progress as pages are read or erased (format
+ * reads every page header). */
+struct progress_flash {
+	struct ekv_flash f;
+	struct ekv_flash *inner;
+	struct progress *pg;
+};
+
+static int pf_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
+{
+	struct progress_flash *pf = ctx;
+	progress_cb(pf->pg, page + 1, pf->inner->page_count);
+	return pf->inner->ops->read(pf->inner->ctx, page, off, buf, len);
+}
+
+static int pf_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
+{
+	struct progress_flash *pf = ctx;
+	return pf->inner->ops->write(pf->inner->ctx, page, off, buf, len);
+}
+
+static int pf_erase(void *ctx, uint32_t page)
+{
+	struct progress_flash *pf = ctx;
+	return pf->inner->ops->erase(pf->inner->ctx, page);
+}
+
+static int pf_lock(void *ctx, int op, int timeout_ms)
+{
+	struct progress_flash *pf = ctx;
+	return pf->inner->ops->lock ? pf->inner->ops->lock(pf->inner->ctx, op, timeout_ms) : 0;
+}
+
+/* ---- opening: the one place that turns options into a flash and a profile -- */
+
+enum open_mode {
+	OPEN_READ,    /* read transactions */
+	OPEN_WRITE,   /* write transactions */
+	OPEN_FORMAT,  /* format: an image is created if missing */
+	OPEN_INSPECT, /* fsck, dump: read-only flash, a truncated image tolerated */
+};
 
 struct handle {
 	struct ekv_flash *flash;
 	ekv_db *db;
 	struct ekv_profile p;
+	const char *name;
+	bool is_device;
+	bool truncated;        /* image size not a multiple of the page size */
+	uint64_t image_size;
+	struct progress_flash pf;
+	struct ekv_flash_ops pf_ops;
 };
 
-static int open_db(struct opts *o, bool for_format, bool read_only, struct handle *h)
+/* Read an image into a RAM flash of whole pages (for a truncated image). */
+static int load_image(const char *path, uint32_t page_size, uint32_t pages, uint8_t erase_value,
+		      struct ekv_flash **out)
+{
+	int e = ekv_flash_mem_new(page_size, pages, erase_value, out);
+	if (e < 0)
+		return e;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		ekv_flash_close(*out);
+		return e;
+	}
+	uint8_t *data = ekv_flash_mem_data(*out);
+	size_t want = (size_t)page_size * pages, got = 0;
+	while (got < want) {
+		ssize_t n = read(fd, data + got, want - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static void print_profile(const struct handle *h)
+{
+	fprintf(stderr,
+		"%s: %s %s: page-size %u page-count %u max-page-count %u align %u "
+		"erase-value 0x%02X crc %s max-chunk-size %u branching-factor %u "
+		"max-key-size %u max-value-size %u scratch-pages %u\n",
+		prog, h->is_device ? "device" : "image", h->name, h->p.page_size, h->p.page_count,
+		h->p.max_page_count, h->p.align, h->p.erase_value, h->p.crc ? "on" : "off",
+		h->p.max_chunk_size, h->p.branching_factor, h->p.max_key_size, h->p.max_value_size,
+		h->p.scratch_page_count);
+}
+
+static int open_flash(struct opts *o, enum open_mode mode, struct handle *h)
 {
 	char msg[256] = "";
 	int e;
+	bool ro = mode == OPEN_READ || mode == OPEN_INSPECT;
 	memset(h, 0, sizeof(*h));
 	h->p = o->p;
 	if (!o->image && !o->device)
-		return usage_error("%s", "no database given: use --image FILE or --device DEV");
+		return usage_error("no database given: use --image FILE, --device DEV, -d NAME "
+				   "or a [default] section in %s", o->conf_path);
 	if (o->image && o->device)
-		return usage_error("%s", "--image and --device exclude each other");
+		return usage_error("--image and --device exclude each other");
+	bool set_pc = (o->set | o->from_conf) & (1u << S_PAGE_COUNT);
+	bool set_mpc = (o->set | o->from_conf) & (1u << S_MAX_PAGE_COUNT);
+	h->is_device = o->device != NULL;
+	h->name = o->device ? o->device : o->image;
 	if (o->device) {
-		unsigned fl = read_only ? EKV_MTD_RDONLY : 0;
-		e = ekv_flash_mtd_open(o->device, fl, &h->flash, msg, sizeof(msg));
+		e = ekv_flash_mtd_open(o->device, ro ? EKV_MTD_RDONLY : 0, &h->flash, msg,
+				       sizeof(msg));
 		if (e < 0) {
 			fprintf(stderr, "%s: %s: %s\n", prog, o->device, msg[0] ? msg : ekv_strerror(e));
 			return e == EKV_ENOTSUP || e == EKV_EINVAL ? EXIT_USAGE : EXIT_IO;
 		}
-		if (h->flash->page_size != h->p.page_size && h->p.page_size != 4096) {
+		bool set_ps = (o->set | o->from_conf) & (1u << S_PAGE_SIZE);
+		if (set_ps && h->flash->page_size != h->p.page_size) {
 			fprintf(stderr, "%s: %s: --page-size %u differs from the device's erase size %u\n",
 				prog, o->device, h->p.page_size, h->flash->page_size);
+			ekv_flash_close(h->flash);
 			return EXIT_USAGE;
 		}
 		h->p.page_size = h->flash->page_size;
-		if (!o->set_page_count)
+		if (!set_pc)
 			h->p.page_count = h->flash->page_count;
 	} else {
 		struct stat st;
 		bool exists = stat(o->image, &st) == 0;
+		if (exists && S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s: %s: is a directory\n", prog, o->image);
+			return EXIT_USAGE;
+		}
 		if (exists) {
-			if (st.st_size == 0 || (uint64_t)st.st_size % h->p.page_size) {
-				fprintf(stderr,
-					"%s: %s: size %lld is not a multiple of the page size %u "
-					"(give the image's --page-size)\n",
-					prog, o->image, (long long)st.st_size, h->p.page_size);
-				return EXIT_USAGE;
-			}
+			h->image_size = (uint64_t)st.st_size;
 			uint64_t pages = (uint64_t)st.st_size / h->p.page_size;
+			if (st.st_size == 0 || (uint64_t)st.st_size % h->p.page_size) {
+				if (mode != OPEN_INSPECT || pages == 0) {
+					fprintf(stderr,
+						"%s: %s: size %lld is not a multiple of the page size %u "
+						"(give the image's --page-size, or see 'ekvctl probe')\n",
+						prog, o->image, (long long)st.st_size, h->p.page_size);
+					return EXIT_USAGE;
+				}
+				h->truncated = true;
+			}
 			if (pages > 65535) {
 				fprintf(stderr, "%s: %s: %llu pages are more than the format's 65535\n",
 					prog, o->image, (unsigned long long)pages);
 				return EXIT_USAGE;
 			}
-			if (o->set_page_count && o->p.page_count != pages) {
+			if (set_pc && o->p.page_count != pages && mode != OPEN_INSPECT) {
 				fprintf(stderr,
 					"%s: %s: --page-count %u differs from the image size "
 					"(%llu pages)\n",
 					prog, o->image, o->p.page_count, (unsigned long long)pages);
 				return EXIT_USAGE;
 			}
-			h->p.page_count = (uint32_t)pages;
-		} else if (!for_format) {
-			fprintf(stderr, "%s: %s: %s (run 'format' first)\n", prog, o->image,
-				strerror(errno));
+			if (!set_pc || mode != OPEN_INSPECT)
+				h->p.page_count = (uint32_t)pages;
+		} else if (mode != OPEN_FORMAT) {
+			fprintf(stderr, "%s: %s: %s%s\n", prog, o->image, strerror(errno),
+				errno == ENOENT ? " (run 'format' first)" : "");
 			return EXIT_IO;
 		}
 	}
-	if (!o->set_max_page_count)
+	if (!set_mpc)
 		h->p.max_page_count = h->p.page_count > 256 ? h->p.page_count : 256;
+	uint32_t flash_pages = h->p.page_count;
 	if (ekv_profile_check(&h->p, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "%s: invalid profile: %s\n", prog, msg);
-		return EXIT_USAGE;
+		/* fsck of an image cut short: check it against the page count
+		 * it was made for, and let the check report the missing pages */
+		struct ekv_profile q = h->p;
+		q.page_count = q.max_page_count;
+		if (mode != OPEN_INSPECT || !o->image || ekv_profile_check(&q, NULL, 0) < 0) {
+			fprintf(stderr, "%s: invalid profile: %s\n", prog, msg);
+			if (h->flash)
+				ekv_flash_close(h->flash);
+			h->flash = NULL;
+			return EXIT_USAGE;
+		}
+		h->p = q;
+		h->truncated = true;
 	}
 	if (o->verbose)
-		fprintf(stderr,
-			"%s: %s %s: page-size %u page-count %u max-page-count %u align %u "
-			"erase-value 0x%02X crc %s max-chunk-size %u branching-factor %u "
-			"max-key-size %u max-value-size %u scratch-pages %u\n",
-			prog, o->device ? "device" : "image", o->device ? o->device : o->image,
-			h->p.page_size, h->p.page_count, h->p.max_page_count, h->p.align,
-			h->p.erase_value, h->p.crc ? "on" : "off", h->p.max_chunk_size,
-			h->p.branching_factor, h->p.max_key_size, h->p.max_value_size,
-			h->p.scratch_page_count);
-	if (o->image) {
-		unsigned fl = read_only ? EKV_FILE_RDONLY : 0;
-		if (for_format)
-			fl |= EKV_FILE_CREATE;
-		e = ekv_flash_file_open(o->image, h->p.page_size, h->p.page_count,
-					h->p.erase_value, fl, &h->flash);
+		print_profile(h);
+	if (o->image && (h->truncated || (mode == OPEN_INSPECT && flash_pages < h->p.page_count))) {
+		e = load_image(o->image, h->p.page_size, flash_pages, h->p.erase_value, &h->flash);
 		if (e < 0) {
 			fprintf(stderr, "%s: %s: %s\n", prog, o->image, ekv_strerror(e));
 			return EXIT_IO;
 		}
+	} else if (o->image) {
+		unsigned fl = ro ? EKV_FILE_RDONLY : 0;
+		if (mode == OPEN_FORMAT)
+			fl |= EKV_FILE_CREATE;
+		e = ekv_flash_file_open(o->image, h->p.page_size, h->p.page_count, h->p.erase_value,
+					fl, &h->flash);
+		if (e < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, o->image, ekv_strerror(e));
+			return e == EKV_EPERM || e == -EACCES ? EXIT_IO : exit_code(e) ? exit_code(e) : EXIT_IO;
+		}
+	}
+	return 0;
+}
+
+static int open_db(struct opts *o, enum open_mode mode, struct handle *h, struct progress *pg)
+{
+	int r = open_flash(o, mode, h);
+	if (r)
+		return r;
+	struct ekv_flash *f = h->flash;
+	if (pg && pg->on) {
+		/* report progress through a thin wrapper around the real flash */
+		h->pf_ops = (struct ekv_flash_ops){
+			.read = pf_read, .write = pf_write, .erase = pf_erase, .lock = pf_lock,
+		};
+		h->pf.f = *h->flash;
+		h->pf.f.ops = &h->pf_ops;
+		h->pf.f.ctx = &h->pf;
+		h->pf.inner = h->flash;
+		h->pf.pg = pg;
+		f = &h->pf.f;
 	}
 	struct ekv_options eo;
 	ekv_options_default(&eo);
 	eo.seed = o->seed;
 	eo.seed_set = o->seed_set;
 	eo.busy_timeout_ms = o->wait_ms;
-	eo.read_only = read_only;
-	e = ekv_open(h->flash, &h->p, &eo, &h->db);
+	eo.read_only = mode == OPEN_READ;
+	int e = ekv_open(f, &h->p, &eo, &h->db);
 	if (e < 0) {
 		ekv_flash_close(h->flash);
 		h->flash = NULL;
@@ -342,236 +532,1062 @@ static int open_db(struct opts *o, bool for_format, bool read_only, struct handl
 
 static void close_db(struct handle *h)
 {
-	ekv_close(h->db);
-	ekv_flash_close(h->flash);
+	if (h->db)
+		ekv_close(h->db);
+	if (h->flash)
+		ekv_flash_close(h->flash);
+	h->db = NULL;
+	h->flash = NULL;
 }
 
-/* ---- commands ---------------------------------------------------------- */
+/* ---- commands: shared option parsing ------------------------------------- */
 
-static int cmd_format(struct opts *o, int argc, char **argv)
-{
-	(void)argv;
-	if (argc != 1)
-		return usage_error("%s", "usage: format");
-	struct handle h;
-	int r = open_db(o, true, false, &h);
-	if (r)
-		return r;
-	int e = ekv_format(h.db);
-	close_db(&h);
-	return e < 0 ? fail(e, "format") : 0;
-}
+struct cmd {
+	struct opts *o;
+	const char *name;
+	char **args;
+	int nargs;
+	bool value_only, hex, raw, json, keys_only, must_exist, hex_args, replace;
+	bool dump_pages, dump_files, dump_records;
+	const char *file, *from, *to;
+};
 
-static int write_one(struct opts *o, const char *key, const char *value, bool del)
+enum {
+	OPT_IMAGE = 'i',
+	OPT_PAGE_SIZE = 1000,
+	OPT_PAGE_COUNT,
+	OPT_MAX_PAGE_COUNT,
+	OPT_ALIGN,
+	OPT_ERASE_VALUE,
+	OPT_CRC,
+	OPT_NO_CRC,
+	OPT_MAX_CHUNK,
+	OPT_BF,
+	OPT_MAX_KEY,
+	OPT_MAX_VALUE,
+	OPT_SCRATCH,
+	OPT_SEED,
+	OPT_DEVICE,
+	OPT_WAIT,
+	/* command options */
+	OPT_HEX = 2000,
+	OPT_RAW,
+	OPT_JSON,
+	OPT_KEYS,
+	OPT_MUST_EXIST,
+	OPT_HEX_ARGS,
+	OPT_FILE,
+	OPT_FROM,
+	OPT_TO,
+	OPT_REPLACE,
+	OPT_PAGES,
+	OPT_FILES,
+	OPT_RECORDS,
+};
+
+static const enum setting_id opt_setting[] = {
+	[OPT_PAGE_SIZE - OPT_PAGE_SIZE] = S_PAGE_SIZE,
+	[OPT_PAGE_COUNT - OPT_PAGE_SIZE] = S_PAGE_COUNT,
+	[OPT_MAX_PAGE_COUNT - OPT_PAGE_SIZE] = S_MAX_PAGE_COUNT,
+	[OPT_ALIGN - OPT_PAGE_SIZE] = S_ALIGN,
+	[OPT_ERASE_VALUE - OPT_PAGE_SIZE] = S_ERASE_VALUE,
+	[OPT_CRC - OPT_PAGE_SIZE] = S_CRC,
+	[OPT_NO_CRC - OPT_PAGE_SIZE] = S_CRC,
+	[OPT_MAX_CHUNK - OPT_PAGE_SIZE] = S_MAX_CHUNK,
+	[OPT_BF - OPT_PAGE_SIZE] = S_BF,
+	[OPT_MAX_KEY - OPT_PAGE_SIZE] = S_MAX_KEY,
+	[OPT_MAX_VALUE - OPT_PAGE_SIZE] = S_MAX_VALUE,
+	[OPT_SCRATCH - OPT_PAGE_SIZE] = S_SCRATCH,
+	[OPT_SEED - OPT_PAGE_SIZE] = S_SEED,
+	[OPT_DEVICE - OPT_PAGE_SIZE] = S_DEVICE,
+	[OPT_WAIT - OPT_PAGE_SIZE] = S_WAIT,
+};
+
+static struct argp_option global_options[] = {
+	{0, 0, 0, 0, "Database:", 1},
+	{"config", 'c', "FILE", 0, "Configuration file (default " DEFAULT_CONF ", or $EKV_CONF)", 1},
+	{"db", 'd', "NAME", 0, "Database NAME: a [NAME] section of the configuration file "
+			       "(default: [default])", 1},
+	{"image", OPT_IMAGE, "FILE", 0, "Flash image file", 1},
+	{"device", OPT_DEVICE, "DEV", 0, "MTD device (/dev/mtdN or mtd:NAME)", 1},
+	{0, 0, 0, 0, "Profile (give the one the database was formatted with):", 2},
+	{"page-size", OPT_PAGE_SIZE, "N", 0, "Page (erase block) size (default 4096)", 2},
+	{"page-count", OPT_PAGE_COUNT, "N", 0, "Pages (default: image size / page size, else 256)", 2},
+	{"max-page-count", OPT_MAX_PAGE_COUNT, "N", 0, "Format bound (default max(256, page count))", 2},
+	{"align", OPT_ALIGN, "N", 0, "Write alignment 1, 2 or 4 (default 4)", 2},
+	{"erase-value", OPT_ERASE_VALUE, "0xFF|0x00", 0, "Erased byte value (default 0xFF)", 2},
+	{"crc", OPT_CRC, 0, 0, "CRC-32 of headers and chunks", 2},
+	{"no-crc", OPT_NO_CRC, 0, 0, "No CRC (the default)", 2},
+	{"max-chunk-size", OPT_MAX_CHUNK, "N", 0, "Max chunk size (default 4096)", 2},
+	{"branching-factor", OPT_BF, "N", 0, "LSM branching factor 2-4 (default 2)", 2},
+	{"max-key-size", OPT_MAX_KEY, "N", 0, "Max key size (default 64)", 2},
+	{"max-value-size", OPT_MAX_VALUE, "N", 0, "Max value size (default 1024)", 2},
+	{"scratch-pages", OPT_SCRATCH, "N", 0, "Free-space reserve pages (default 4)", 2},
+	{0, 0, 0, 0, "General:", 3},
+	{"script", 's', "FILE", 0, "Apply a key=value script as one transaction (= batch FILE)", 3},
+	{"yes", 'y', 0, 0, "Do not ask for confirmation (format)", 3},
+	{"verbose", 'v', 0, 0, "Report the options in effect", 3},
+	{"quiet", 'q', 0, 0, "No progress bar or notes, only errors", 3},
+	{"seed", OPT_SEED, "N", 0, "Allocator seed (default: random)", 3},
+	{"wait", OPT_WAIT, "SECONDS", OPTION_ARG_OPTIONAL,
+	 "Wait for a busy database (default: fail at once; no value: forever)", 3},
+	{"help", 'h', 0, 0, "Give this help list", -1},
+	{0}};
+
+static error_t parse_global(int key, char *arg, struct argp_state *state)
 {
-	struct handle h;
-	int r = open_db(o, false, false, &h);
-	if (r)
-		return r;
-	ekv_wtx *tx;
-	int e = ekv_wtx_begin(h.db, &tx);
-	if (e == 0) {
-		e = del ? ekv_wtx_delete(tx, key, strlen(key))
-			: ekv_wtx_put(tx, key, strlen(key), value, strlen(value));
-		if (e == 0)
-			e = ekv_wtx_commit(tx);
-		else
-			ekv_wtx_abort(tx);
+	struct cmd *c = state->input;
+	struct opts *o = c->o;
+	char msg[256];
+	switch (key) {
+	case 'c':
+		o->conf_path = arg;
+		o->conf_explicit = true;
+		return 0;
+	case 'd':
+		o->db_name = arg;
+		return 0;
+	case 's':
+		o->script = arg;
+		return 0;
+	case 'y':
+		o->yes = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		return 0;
+	case OPT_IMAGE:
+		o->image = arg;
+		o->device = NULL;
+		o->set |= 1u << S_IMAGE;
+		return 0;
+	default:
+		break;
 	}
-	close_db(&h);
-	return e < 0 ? fail(e, del ? "delete" : "put") : 0;
+	if (key >= OPT_PAGE_SIZE && key <= OPT_WAIT) {
+		enum setting_id id = opt_setting[key - OPT_PAGE_SIZE];
+		const char *v = key == OPT_CRC ? "yes" : key == OPT_NO_CRC ? "no" : arg;
+		if (apply_setting(o, id, v, msg, sizeof(msg)) < 0)
+			argp_error(state, "%s", msg);
+		if (id == S_DEVICE)
+			o->image = NULL;
+		o->set |= 1u << id;
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
 }
 
-static int cmd_put(struct opts *o, int argc, char **argv)
+static error_t parse_command(int key, char *arg, struct argp_state *state)
 {
-	int i = 1;
-	if (i < argc && !strcmp(argv[i], "--"))
-		i++;
-	if (argc - i != 2)
-		return usage_error("%s", "usage: put KEY VALUE");
-	return write_one(o, argv[i], argv[i + 1], false);
+	struct cmd *c = state->input;
+	switch (key) {
+	case 'n': c->value_only = true; return 0;
+	case OPT_HEX: c->hex = true; return 0;
+	case OPT_RAW: c->raw = true; return 0;
+	case OPT_JSON: c->json = true; return 0;
+	case OPT_KEYS: c->keys_only = true; return 0;
+	case OPT_MUST_EXIST: c->must_exist = true; return 0;
+	case OPT_HEX_ARGS: c->hex_args = true; return 0;
+	case OPT_REPLACE: c->replace = true; return 0;
+	case OPT_PAGES: c->dump_pages = true; return 0;
+	case OPT_FILES: c->dump_files = true; return 0;
+	case OPT_RECORDS: c->dump_records = true; return 0;
+	case OPT_FILE: c->file = arg; return 0;
+	case OPT_FROM: c->from = arg; return 0;
+	case OPT_TO: c->to = arg; return 0;
+	case ARGP_KEY_ARG: {
+		char **a = realloc(c->args, sizeof(*a) * (size_t)(c->nargs + 1));
+		if (!a)
+			return ENOMEM;
+		c->args = a;
+		c->args[c->nargs++] = arg;
+		return 0;
+	}
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = c;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
 }
 
-static int cmd_delete(struct opts *o, int argc, char **argv)
+static const struct argp global_argp = {global_options, parse_global, 0, 0, 0, 0, 0};
+static const struct argp_child global_child[] = {{&global_argp, 0, "Global options:", 10}, {0}};
+
+#define O_HEX_ARGS {"hex-args", OPT_HEX_ARGS, 0, 0, "KEY, VALUE and prefix arguments are hex strings ('-' = empty)", 0}
+
+/* ---- key and value arguments ------------------------------------------------ */
+
+static bool arg_bytes(const struct cmd *c, const char *s, struct bytes *out)
 {
-	int i = 1;
-	if (i < argc && !strcmp(argv[i], "--"))
-		i++;
-	if (argc - i != 1)
-		return usage_error("%s", "usage: delete KEY");
-	return write_one(o, argv[i], NULL, true);
+	if (c->hex_args) {
+		if (!parse_hex(s, out)) {
+			usage_error("'%s' is not a hex string", s);
+			return false;
+		}
+		return true;
+	}
+	out->n = 0;
+	return bytes_push(out, s, strlen(s)) == 0;
 }
 
-static int cmd_get(struct opts *o, int argc, char **argv)
+static bool read_all(FILE *in, struct bytes *out)
 {
-	bool value_only = false;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
+	char buf[65536];
+	size_t n;
+	out->n = 0;
+	bytes_push(out, "", 0);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (bytes_push(out, buf, n) < 0)
+			return false;
+	return !ferror(in);
+}
+
+static void print_key_escaped_stderr(const char *what, const uint8_t *k, size_t n)
+{
+	fprintf(stderr, "%s: ", prog);
+	print_escaped(stderr, k, n);
+	fprintf(stderr, ": %s\n", what);
+}
+
+/* ---- get ------------------------------------------------------------------- */
+
+static int cmd_get(struct cmd *c)
+{
+	if (c->nargs < 1)
+		return usage_error("get: no KEY given");
+	if (c->raw && c->nargs != 1)
+		return usage_error("get --raw takes exactly one KEY");
+	if (c->raw && (c->hex || c->json))
+		return usage_error("get: --raw excludes --hex");
+	struct handle h;
+	int r = open_db(c->o, OPEN_READ, &h, NULL);
+	if (r)
+		return r;
+	ekv_rtx *rtx = NULL;
+	uint8_t *val = malloc(h.p.max_value_size + 1);
+	struct bytes key = {0};
+	int e = val ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
+	int rc = 0;
+	for (int i = 0; e == 0 && i < c->nargs; i++) {
+		if (!arg_bytes(c, c->args[i], &key)) {
+			rc = EXIT_USAGE;
 			break;
 		}
-		if (!strcmp(argv[i], "-n"))
-			value_only = true;
-		else
-			return usage_error("get: unknown option '%s'", argv[i]);
+		size_t vlen = 0;
+		int g = ekv_rtx_get(rtx, key.p, key.n, val, h.p.max_value_size, &vlen);
+		if (g == EKV_ENOTFOUND) {
+			print_key_escaped_stderr("key not found", key.p, key.n);
+			if (!rc)
+				rc = EXIT_NOTFOUND;
+			continue;
+		}
+		if (g == EKV_ETOOBIG) {
+			print_key_escaped_stderr("key longer than the profile's max key size", key.p,
+						 key.n);
+			rc = EXIT_USAGE;
+			continue;
+		}
+		if (g < 0) {
+			e = g;
+			break;
+		}
+		if (c->raw) {
+			fwrite(val, 1, vlen, stdout);
+		} else if (c->hex) {
+			if (!c->value_only) {
+				print_hex(stdout, key.p, key.n);
+				putchar(' ');
+			}
+			print_hex(stdout, val, vlen);
+			putchar('\n');
+		} else {
+			if (!c->value_only) {
+				print_escaped(stdout, key.p, key.n);
+				putchar('=');
+			}
+			print_escaped(stdout, val, vlen);
+			putchar('\n');
+		}
 	}
-	if (argc - i != 1)
-		return usage_error("%s", "usage: get [-n] KEY");
-	const char *key = argv[i];
-	struct handle h;
-	int r = open_db(o, false, true, &h);
-	if (r)
-		return r;
-	ekv_rtx *rtx;
-	uint8_t *val = malloc(h.p.max_value_size + 1);
-	size_t vlen = 0;
-	int e = val ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
-	if (e == 0) {
-		e = ekv_rtx_get(rtx, key, strlen(key), val, h.p.max_value_size, &vlen);
-		ekv_rtx_end(rtx);
-	}
+	ekv_rtx_end(rtx);
 	close_db(&h);
-	if (e == EKV_ENOTFOUND) {
-		free(val);
-		fprintf(stderr, "%s: %s: key not found\n", prog, key);
-		return EXIT_NOTFOUND;
-	}
-	if (e < 0) {
-		free(val);
-		return fail(e, "get");
-	}
-	if (!value_only) {
-		print_escaped(stdout, (const uint8_t *)key, strlen(key));
-		fputc('=', stdout);
-	}
-	print_escaped(stdout, val, vlen);
-	fputc('\n', stdout);
 	free(val);
-	return fflush(stdout) ? EXIT_IO : 0;
+	bytes_free(&key);
+	if (e < 0)
+		return fail(e, "get");
+	if (fflush(stdout))
+		return EXIT_IO;
+	return rc;
 }
 
-static int cmd_list(struct opts *o, int argc, char **argv)
+/* ---- writing a set of operations as one transaction --------------------------- */
+
+static int check_sizes(const struct handle *h, const struct opset *s, const char *src)
 {
-	bool hex = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--hex"))
-			hex = true;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op *op = &s->ops[i];
+		const char *what = op->key.n > h->p.max_key_size ? "key longer than max-key-size"
+				   : op->val.n > h->p.max_value_size ? "value longer than max-value-size"
+								      : NULL;
+		if (!what)
+			continue;
+		if (src && op->line)
+			fprintf(stderr, "%s: %s:%d: %s (%zu > %u)\n", prog, src, op->line, what,
+				op->key.n > h->p.max_key_size ? op->key.n : op->val.n,
+				op->key.n > h->p.max_key_size ? h->p.max_key_size
+							      : h->p.max_value_size);
 		else
-			return usage_error("list: unexpected argument '%s'", argv[i]);
+			print_key_escaped_stderr(what, op->key.p, op->key.n);
+		return EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* Apply a sorted, unique op set atomically. */
+static int apply_ops(struct handle *h, const struct opset *s, struct progress *pg,
+		     const char *what)
+{
+	if (s->n == 0)
+		return 0;
+	ekv_wtx *tx;
+	int e = ekv_wtx_begin(h->db, &tx);
+	if (e < 0)
+		return fail(e, what);
+	for (size_t i = 0; i < s->n && e == 0; i++) {
+		const struct op *op = &s->ops[i];
+		e = op->del ? ekv_wtx_delete(tx, op->key.p, op->key.n)
+			    : ekv_wtx_put(tx, op->key.p, op->key.n, op->val.p, op->val.n);
+		if (pg)
+			progress_cb(pg, i + 1, s->n);
+	}
+	if (pg)
+		progress_end(pg);
+	if (e < 0) {
+		ekv_wtx_abort(tx);
+		return fail(e, what);
+	}
+	e = ekv_wtx_commit(tx);
+	return e < 0 ? fail(e, what) : 0;
+}
+
+/* ---- put ------------------------------------------------------------------- */
+
+static int cmd_put(struct cmd *c)
+{
+	struct opset s = {0};
+	int rc = 0;
+	bool stdin_used = false;
+	if (c->file) {
+		if (c->nargs != 1)
+			return usage_error("put --file FILE takes exactly one KEY");
+	} else if (c->nargs < 2 || c->nargs % 2) {
+		return usage_error("usage: put KEY VALUE [KEY VALUE]...  (VALUE '-' reads stdin)");
+	}
+	for (int i = 0; i < c->nargs && !rc; i += 2) {
+		struct op *op = opset_add(&s);
+		if (!op || !arg_bytes(c, c->args[i], &op->key)) {
+			rc = op ? EXIT_USAGE : fail(EKV_ENOMEM, "put");
+			break;
+		}
+		const char *v = c->file ? NULL : c->args[i + 1];
+		if (c->file || !strcmp(v, "-")) {
+			FILE *in = stdin;
+			if (c->file && strcmp(c->file, "-"))
+				in = fopen(c->file, "rbe");
+			else if (stdin_used)
+				rc = usage_error("put: only one VALUE may be '-' (stdin)");
+			stdin_used |= in == stdin;
+			if (!rc && !in) {
+				fprintf(stderr, "%s: %s: %s\n", prog, c->file, strerror(errno));
+				rc = EXIT_IO;
+			}
+			if (!rc && !read_all(in, &op->val)) {
+				fprintf(stderr, "%s: reading the value: %s\n", prog, strerror(errno));
+				rc = EXIT_IO;
+			}
+			if (in && in != stdin)
+				fclose(in);
+		} else if (!arg_bytes(c, v, &op->val)) {
+			rc = EXIT_USAGE;
+		}
+	}
+	struct handle h = {0};
+	if (!rc) {
+		opset_sort_unique(&s);
+		rc = open_db(c->o, OPEN_WRITE, &h, NULL);
+	}
+	if (!rc)
+		rc = check_sizes(&h, &s, NULL);
+	if (!rc)
+		rc = apply_ops(&h, &s, NULL, "put");
+	close_db(&h);
+	opset_free(&s);
+	return rc;
+}
+
+/* ---- delete ---------------------------------------------------------------- */
+
+static int cmd_delete(struct cmd *c)
+{
+	if (c->nargs < 1)
+		return usage_error("delete: no KEY given");
+	struct opset s = {0};
+	int rc = 0;
+	for (int i = 0; i < c->nargs && !rc; i++) {
+		struct op *op = opset_add(&s);
+		if (!op)
+			rc = fail(EKV_ENOMEM, "delete");
+		else if (!arg_bytes(c, c->args[i], &op->key))
+			rc = EXIT_USAGE;
+		else
+			op->del = true;
+	}
+	struct handle h = {0};
+	if (!rc) {
+		opset_sort_unique(&s);
+		rc = open_db(c->o, OPEN_WRITE, &h, NULL);
+	}
+	if (!rc)
+		rc = check_sizes(&h, &s, NULL);
+	if (!rc && c->must_exist) {
+		/* all or nothing: a missing key deletes none */
+		ekv_rtx *rtx;
+		int e = ekv_rtx_begin(h.db, &rtx);
+		for (size_t i = 0; e == 0 && i < s.n; i++) {
+			size_t vlen;
+			int g = ekv_rtx_get(rtx, s.ops[i].key.p, s.ops[i].key.n, NULL, 0, &vlen);
+			if (g == EKV_ENOTFOUND) {
+				print_key_escaped_stderr("key not found", s.ops[i].key.p, s.ops[i].key.n);
+				rc = EXIT_NOTFOUND;
+			} else if (g < 0 && g != EKV_ERANGE) {
+				e = g;
+			}
+		}
+		if (e == 0)
+			ekv_rtx_end(rtx);
+		else
+			rc = fail(e, "delete");
+	}
+	if (!rc)
+		rc = apply_ops(&h, &s, NULL, "delete");
+	close_db(&h);
+	opset_free(&s);
+	return rc;
+}
+
+/* ---- list and export ------------------------------------------------------------ */
+
+enum list_style { STYLE_ESCAPED, STYLE_HEX, STYLE_JSON, STYLE_EXPORT };
+
+static int list_pairs(struct cmd *c, enum list_style style, const char *prefix_arg, FILE *out)
+{
+	struct bytes prefix = {0}, from = {0}, to = {0};
+	if ((prefix_arg && !arg_bytes(c, prefix_arg, &prefix)) ||
+	    (c->from && !arg_bytes(c, c->from, &from)) || (c->to && !arg_bytes(c, c->to, &to)))
+		return EXIT_USAGE;
 	struct handle h;
-	int r = open_db(o, false, true, &h);
+	int r = open_db(c->o, OPEN_READ, &h, NULL);
 	if (r)
 		return r;
 	uint8_t *key = malloc(h.p.max_key_size + 1), *val = malloc(h.p.max_value_size + 1);
 	ekv_rtx *rtx = NULL;
-	ekv_cursor *c = NULL;
+	ekv_cursor *cur = NULL;
 	int e = key && val ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
 	if (e == 0)
-		e = ekv_cursor_open(rtx, NULL, 0, NULL, 0, &c);
+		e = prefix_arg ? ekv_cursor_open_prefix(rtx, prefix.p, prefix.n, &cur)
+			       : ekv_cursor_open(rtx, c->from ? from.p : NULL, from.n,
+						 c->to ? to.p : NULL, to.n, &cur);
+	if (e == 0 && style == STYLE_JSON)
+		fputs("{", out);
+	if (e == 0 && style == STYLE_EXPORT)
+		fputs("# ekv export v1: key=value, bytes outside printable ASCII as \\xHH\n", out);
+	size_t count = 0;
 	while (e == 0) {
 		size_t kl, vl;
-		e = ekv_cursor_next(c, key, h.p.max_key_size, &kl, val, h.p.max_value_size, &vl);
+		e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, val, h.p.max_value_size, &vl);
 		if (e <= 0)
 			break;
 		e = 0;
-		if (hex) {
-			print_hex(stdout, key, kl);
-			fputc(' ', stdout);
-			print_hex(stdout, val, vl);
-		} else {
-			print_escaped(stdout, key, kl);
-			fputc('=', stdout);
-			print_escaped(stdout, val, vl);
+		switch (style) {
+		case STYLE_HEX:
+			print_hex(out, key, kl);
+			if (!c->keys_only) {
+				putc(' ', out);
+				print_hex(out, val, vl);
+			}
+			break;
+		case STYLE_JSON:
+			fputs(count ? ",\n  " : "\n  ", out);
+			print_json_string(out, key, kl);
+			fputs(": ", out);
+			print_json_string(out, val, vl);
+			break;
+		case STYLE_EXPORT:
+			print_export_escaped(out, key, kl, true);
+			putc('=', out);
+			if (vl == 0)
+				fputs("\"\"", out);
+			else
+				print_export_escaped(out, val, vl, false);
+			break;
+		default:
+			print_escaped(out, key, kl);
+			if (!c->keys_only) {
+				putc('=', out);
+				print_escaped(out, val, vl);
+			}
 		}
-		fputc('\n', stdout);
+		if (style != STYLE_JSON)
+			putc('\n', out);
+		count++;
 	}
-	ekv_cursor_close(c);
+	if (e == 0 && style == STYLE_JSON)
+		fputs(count ? "\n}\n" : "}\n", out);
+	ekv_cursor_close(cur);
 	ekv_rtx_end(rtx);
 	close_db(&h);
 	free(key);
 	free(val);
+	bytes_free(&prefix);
+	bytes_free(&from);
+	bytes_free(&to);
 	if (e < 0)
-		return fail(e, "list");
-	return fflush(stdout) ? EXIT_IO : 0;
-}
-
-/* ---- batch --hex --------------------------------------------------------- */
-
-struct op {
-	bool del;
-	uint8_t *key, *val;
-	size_t klen, vlen;
-	int tx;   /* transaction number */
-	int line;
-};
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool parse_hex(const char *s, uint8_t **out, size_t *len)
-{
-	if (!strcmp(s, "-")) {
-		*out = malloc(1);
-		*len = 0;
-		return *out != NULL;
+		return fail(e, c->name);
+	if (fflush(out) || ferror(out)) {
+		fprintf(stderr, "%s: %s: write error\n", prog, c->name);
+		return EXIT_IO;
 	}
-	size_t n = strlen(s);
-	if (n == 0 || n % 2)
-		return false;
-	uint8_t *b = malloc(n / 2 + 1);
-	if (!b)
-		return false;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return false;
+	return 0;
+}
+
+static int cmd_list(struct cmd *c)
+{
+	if (c->nargs > 1)
+		return usage_error("list: more than one PREFIX");
+	if (c->nargs == 1 && (c->from || c->to))
+		return usage_error("list: give a PREFIX or --from/--to, not both");
+	if (c->hex + c->json > 1)
+		return usage_error("list: --hex and --json exclude each other");
+	enum list_style st = c->hex ? STYLE_HEX : c->json ? STYLE_JSON : STYLE_ESCAPED;
+	return list_pairs(c, st, c->nargs ? c->args[0] : NULL, stdout);
+}
+
+static int cmd_export(struct cmd *c)
+{
+	if (c->nargs > 1)
+		return usage_error("export: more than one FILE");
+	FILE *out = stdout;
+	const char *path = c->nargs ? c->args[0] : NULL;
+	if (path && strcmp(path, "-")) {
+		out = fopen(path, "we");
+		if (!out) {
+			fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+			return EXIT_IO;
 		}
-		b[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
-	*out = b;
-	*len = n / 2;
-	return true;
+	int rc = list_pairs(c, c->json ? STYLE_JSON : STYLE_EXPORT, NULL, out);
+	if (out != stdout && fclose(out) && !rc) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		rc = EXIT_IO;
+	}
+	return rc;
 }
 
-static int cmpkey(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-	size_t n = al < bl ? al : bl;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c;
-	return al < bl ? -1 : al > bl;
-}
+/* ---- batch, -s, import ---------------------------------------------------------- */
 
-static int cmd_batch(struct opts *o, int argc, char **argv)
+static int run_hex_batch(struct opts *o, const char *path);
+
+/* Parse a whole script or JSON input, then apply it as one transaction. */
+static int apply_input(struct cmd *c, const char *path, bool json, bool replace)
 {
-	const char *path = NULL;
-	bool hex = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--hex"))
-			hex = true;
-		else if (!path)
-			path = argv[i];
-		else
-			return usage_error("batch: unexpected argument '%s'", argv[i]);
-	}
-	if (!hex || !path)
-		return usage_error("%s", "usage: batch --hex FILE|-");
-	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	const char *name = path && strcmp(path, "-") ? path : "<stdin>";
+	FILE *in = path && strcmp(path, "-") ? fopen(path, "re") : stdin;
 	if (!in) {
 		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
 		return EXIT_IO;
 	}
-	struct op *ops = NULL;
+	struct opset s = {0};
+	char msg[200];
+	int line = 0, rc = 0;
+	bool ok = json ? parse_json(in, &s, &line, msg, sizeof(msg))
+		       : parse_script(in, &s, &line, msg, sizeof(msg));
+	if (in != stdin)
+		fclose(in);
+	if (!ok) {
+		fprintf(stderr, "%s: %s:%d: %s; nothing applied\n", prog, name, line, msg);
+		opset_free(&s);
+		return EXIT_USAGE;
+	}
+	struct handle h = {0};
+	struct progress pg;
+	progress_init(&pg, c->o, c->name);
+	rc = open_db(c->o, OPEN_WRITE, &h, NULL);
+	if (!rc && replace) {
+		/* every key not in the input is deleted in the same transaction;
+		 * the input's own ops come later, so they win */
+		struct opset all = {0};
+		uint8_t *key = malloc(h.p.max_key_size + 1);
+		ekv_rtx *rtx = NULL;
+		ekv_cursor *cur = NULL;
+		int e = key ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
+		if (e == 0)
+			e = ekv_cursor_open(rtx, NULL, 0, NULL, 0, &cur);
+		while (e == 0) {
+			size_t kl, vl;
+			e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+			if (e == EKV_ERANGE) /* value not wanted: step past it */
+				e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+			if (e <= 0)
+				break;
+			e = 0;
+			struct op *op = opset_add(&all);
+			if (!op || bytes_push(&op->key, key, kl) < 0)
+				e = EKV_ENOMEM;
+			else
+				op->del = true;
+		}
+		ekv_cursor_close(cur);
+		ekv_rtx_end(rtx);
+		free(key);
+		for (size_t i = 0; e == 0 && i < s.n; i++) {
+			struct op *op = opset_add(&all);
+			if (!op) {
+				e = EKV_ENOMEM;
+				break;
+			}
+			size_t order = op->order;
+			*op = s.ops[i];
+			op->order = order;
+			s.ops[i] = (struct op){0};
+		}
+		opset_free(&s);
+		s = all;
+		if (e < 0)
+			rc = fail(e, c->name);
+	}
+	if (!rc) {
+		opset_sort_unique(&s);
+		rc = check_sizes(&h, &s, name);
+	}
+	if (!rc)
+		rc = apply_ops(&h, &s, &pg, c->name);
+	close_db(&h);
+	opset_free(&s);
+	if (!rc && c->o->verbose)
+		fprintf(stderr, "%s: %s: %zu keys written in one transaction\n", prog, name, s.n);
+	return rc;
+}
+
+static int cmd_batch(struct cmd *c)
+{
+	if (c->nargs != 1)
+		return usage_error("usage: batch [--hex] FILE|-");
+	if (c->hex)
+		return run_hex_batch(c->o, c->args[0]);
+	return apply_input(c, c->args[0], false, false);
+}
+
+static int cmd_import(struct cmd *c)
+{
+	if (c->nargs > 1)
+		return usage_error("import: more than one FILE");
+	return apply_input(c, c->nargs ? c->args[0] : NULL, c->json, c->replace);
+}
+
+/* ---- format ------------------------------------------------------------------ */
+
+static int cmd_format(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("format: unexpected argument '%s'", c->args[0]);
+	struct progress pg;
+	progress_init(&pg, c->o, "format");
+	struct handle h;
+	int r = open_db(c->o, OPEN_FORMAT, &h, &pg);
+	if (r)
+		return r;
+	if (h.is_device && !c->o->yes && isatty(STDIN_FILENO)) {
+		fprintf(stderr, "%s: erase and format %s (%u pages of %u bytes)? [y/N] ", prog,
+			h.name, h.p.page_count, h.p.page_size);
+		char answer[16] = "";
+		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+			fprintf(stderr, "%s: not formatted\n", prog);
+			close_db(&h);
+			return EXIT_NOTFOUND;
+		}
+	}
+	int e = ekv_format(h.db);
+	progress_end(&pg);
+	close_db(&h);
+	return e < 0 ? fail(e, "format") : 0;
+}
+
+/* ---- stat, dump, fsck, probe ----------------------------------------------------- */
+
+static int cmd_stat(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("stat: unexpected argument '%s'", c->args[0]);
+	struct handle h;
+	int r = open_db(c->o, OPEN_READ, &h, NULL);
+	if (r)
+		return r;
+	struct ekv_stat st;
+	struct ekv_geometry g;
+	int e = ekv_stat(h.db, &st);
+	uint64_t keys = 0;
+	if (e == 0) {
+		ekv_rtx *rtx;
+		ekv_cursor *cur = NULL;
+		e = ekv_rtx_begin(h.db, &rtx);
+		if (e == 0) {
+			e = ekv_cursor_open(rtx, NULL, 0, NULL, 0, &cur);
+			uint8_t *key = malloc(h.p.max_key_size + 1);
+			while (e == 0 && key) {
+				size_t kl, vl;
+				e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+				if (e == EKV_ERANGE)
+					e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+				if (e <= 0)
+					break;
+				keys++;
+				e = 0;
+			}
+			free(key);
+			ekv_cursor_close(cur);
+			ekv_rtx_end(rtx);
+		}
+	}
+	ekv_profile_geometry(&h.p, &g);
+	if (e < 0) {
+		close_db(&h);
+		return fail(e, "stat");
+	}
+	const struct ekv_profile *p = &h.p;
+	printf("%s: %s\n", h.is_device ? "device" : "image", h.name);
+	printf("size: %llu bytes (%u pages of %u bytes)\n",
+	       (unsigned long long)p->page_count * p->page_size, p->page_count, p->page_size);
+	printf("profile: --page-size %u --max-page-count %u --align %u --erase-value 0x%02X%s "
+	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u "
+	       "--scratch-pages %u\n",
+	       p->page_size, p->max_page_count, p->align, p->erase_value, p->crc ? " --crc" : "",
+	       p->max_chunk_size, p->branching_factor, p->max_key_size, p->max_value_size,
+	       p->scratch_page_count);
+	printf("geometry: page header %u, chunk header %u, data header %u, max chunk %u, "
+	       "page payload %u, skiplist %u (shift %u), record header %u, levels %u, files %u, "
+	       "reserve %u pages\n",
+	       g.page_header_size, g.chunk_header_size, g.data_header_size, g.chunk_max_len,
+	       g.page_max_payload, g.skiplist_len, g.skiplist_shift, g.record_header_size,
+	       g.level_count, g.file_count, g.min_free_page_count);
+	printf("pages: %u used, %u free (%u pinned)\n", st.pages_used, st.pages_free,
+	       st.pages_pinned);
+	printf("meta: page %u, seq %u\n", st.meta_page, st.meta_seq);
+	printf("keys: %llu\n", (unsigned long long)keys);
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < st.file_count; i++)
+		bytes += st.file_bytes[i];
+	printf("payload: %llu bytes in files (records, tombstones and older versions)\n",
+	       (unsigned long long)bytes);
+	int last_level = -2;
+	for (uint32_t i = 0; i < st.file_count; i++) {
+		int level, slot;
+		if (ekv_file_level(p, i, &level, &slot) < 0)
+			continue;
+		if (level != last_level) {
+			if (last_level != -2)
+				putchar('\n');
+			if (level < 0)
+				printf("level -1 (compaction):");
+			else
+				printf("level %d:", level);
+			last_level = level;
+		}
+		if (st.file_pages[i])
+			printf(" [file %u: %u pages, %llu bytes%s]", i, st.file_pages[i],
+			       (unsigned long long)st.file_bytes[i],
+			       st.file_flags[i] & 1   ? ", compaction dest"
+			       : st.file_flags[i] & 2 ? ", compaction src"
+						      : "");
+		else
+			printf(" [file %u: empty]", i);
+	}
+	putchar('\n');
+	printf("erase counts: unknown (the format keeps none; wear leveling is by cyclic "
+	       "allocation)\n");
+	close_db(&h);
+	return fflush(stdout) ? EXIT_IO : 0;
+}
+
+struct line_ctx {
+	FILE *out;
+	struct progress *pg;
+	bool quiet;
+	bool warnings;
+};
+
+static void print_line(void *ctx, const char *line)
+{
+	struct line_ctx *l = ctx;
+	if (l->quiet)
+		return;
+	if (l->pg)
+		progress_end(l->pg);
+	fprintf(l->out, "%s\n", line);
+}
+
+static void check_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct line_ctx *l = ctx;
+	if (l->pg)
+		progress_cb(l->pg, done, total);
+}
+
+/* A shared lock keeps writers of other processes out while we read. */
+static int lock_shared(struct handle *h, const struct opts *o)
+{
+	const struct ekv_flash_ops *ops = h->flash->ops;
+	if (!ops->lock)
+		return 0;
+	int e = ops->lock(h->flash->ctx, EKV_LOCK_SH, o->wait_ms);
+	return e < 0 ? fail(e, "lock") : 0;
+}
+
+static int cmd_dump(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("dump: unexpected argument '%s'", c->args[0]);
+	unsigned what = (c->dump_pages ? EKV_DUMP_PAGES : 0) | (c->dump_files ? EKV_DUMP_FILES : 0) |
+			(c->dump_records ? EKV_DUMP_RECORDS : 0);
+	if (!what)
+		what = EKV_DUMP_PAGES | EKV_DUMP_FILES | EKV_DUMP_RECORDS;
+	struct handle h;
+	int r = open_flash(c->o, OPEN_INSPECT, &h);
+	if (!r)
+		r = lock_shared(&h, c->o);
+	if (r) {
+		close_db(&h);
+		return r;
+	}
+	struct line_ctx l = {.out = stdout};
+	int e = ekv_dump(h.flash, &h.p, what, print_line, &l);
+	close_db(&h);
+	if (e < 0)
+		return fail(e, "dump");
+	return fflush(stdout) ? EXIT_IO : 0;
+}
+
+static int cmd_fsck(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("fsck: unexpected argument '%s'", c->args[0]);
+	struct handle h;
+	int r = open_flash(c->o, OPEN_INSPECT, &h);
+	if (!r)
+		r = lock_shared(&h, c->o);
+	if (r) {
+		close_db(&h);
+		return r;
+	}
+	struct progress pg;
+	progress_init(&pg, c->o, "fsck");
+	struct line_ctx l = {.out = stdout, .pg = &pg, .quiet = c->o->quiet};
+	uint32_t extra = 0;
+	if (h.truncated && h.image_size % h.p.page_size) {
+		print_line(&l, "");
+		fseek(stdout, 0, SEEK_CUR);
+		printf("error: image size %llu is not a multiple of the page size %u (truncated?)\n",
+		       (unsigned long long)h.image_size, h.p.page_size);
+		extra++;
+	}
+	struct ekv_check_result res;
+	int e = ekv_check(h.flash, &h.p, print_line, check_progress, &l, &res);
+	progress_end(&pg);
+	close_db(&h);
+	if (e < 0)
+		return fail(e, "fsck");
+	res.errors += extra;
+	printf("%s: %u pages: %u used, %u free (%u erased); %u files, %u records (%u tombstones), "
+	       "%llu bytes; meta page %u seq %u; %u errors, %u warnings: %s\n",
+	       h.name, res.pages, res.pages_used, res.pages_free_erased + res.pages_free_stale,
+	       res.pages_free_erased, res.files, res.records, res.tombstones,
+	       (unsigned long long)res.payload_bytes, res.meta_page, res.meta_seq, res.errors,
+	       res.warnings, res.errors ? (res.mounted ? "DAMAGED" : "DAMAGED, not mountable")
+					: "clean");
+	if (fflush(stdout))
+		return EXIT_IO;
+	return res.errors ? EXIT_NOTFOUND : 0;
+}
+
+static int cmd_probe(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("probe: unexpected argument '%s'", c->args[0]);
+	struct opts *o = c->o;
+	struct ekv_flash *f = NULL;
+	const char *name = o->device ? o->device : o->image;
+	if (!name)
+		return usage_error("probe: give --image FILE or --device DEV");
+	char msg[256] = "";
+	int e;
+	if (o->device) {
+		e = ekv_flash_mtd_open(o->device, EKV_MTD_RDONLY, &f, msg, sizeof(msg));
+	} else {
+		struct stat st;
+		if (stat(o->image, &st) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, o->image, strerror(errno));
+			return EXIT_IO;
+		}
+		/* read it in the largest unit that divides it; probe tries every
+		 * page size whose multiple that is */
+		uint32_t unit = 65536;
+		while (unit >= 128 && (st.st_size % unit || st.st_size / unit > 65536))
+			unit /= 2;
+		if (unit < 128 || st.st_size == 0) {
+			fprintf(stderr, "%s: %s: size %lld is not a multiple of 128 bytes\n", prog,
+				o->image, (long long)st.st_size);
+			return EXIT_NOTFOUND;
+		}
+		e = ekv_flash_file_open(o->image, unit, (uint32_t)(st.st_size / unit), 0xff,
+					EKV_FILE_RDONLY, &f);
+	}
+	if (e < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, name, msg[0] ? msg : ekv_strerror(e));
+		return EXIT_IO;
+	}
+	unsigned fixed = 0;
+	static const struct { enum setting_id s; unsigned bit; } map[] = {
+		{S_PAGE_SIZE, EKV_PROBE_PAGE_SIZE}, {S_ALIGN, EKV_PROBE_ALIGN},
+		{S_ERASE_VALUE, EKV_PROBE_ERASE_VALUE}, {S_CRC, EKV_PROBE_CRC},
+		{S_MAX_PAGE_COUNT, EKV_PROBE_MAX_PAGE_COUNT}, {S_MAX_CHUNK, EKV_PROBE_MAX_CHUNK_SIZE},
+		{S_BF, EKV_PROBE_BRANCHING_FACTOR}, {S_MAX_KEY, EKV_PROBE_MAX_KEY_SIZE},
+		{S_MAX_VALUE, EKV_PROBE_MAX_VALUE_SIZE},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if ((o->set | o->from_conf) & (1u << map[i].s))
+			fixed |= map[i].bit;
+	struct line_ctx l = {.out = stderr, .quiet = !o->verbose};
+	struct ekv_probe_result res;
+	e = ekv_probe(f, &o->p, fixed, print_line, &l, &res);
+	ekv_flash_close(f);
+	if (e < 0)
+		return fail(e, "probe");
+	if (e == 0) {
+		fprintf(stderr, "%s: %s: no ekv profile recognised%s\n", prog, name,
+			o->verbose ? "" : " (-v says what was tried)");
+		return EXIT_NOTFOUND;
+	}
+	const struct ekv_profile *p = &res.profile;
+	struct ekv_profile def;
+	ekv_profile_default(&def);
+	printf("--page-size %u --max-page-count %u --align %u --erase-value 0x%02X%s "
+	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u\n",
+	       p->page_size, p->max_page_count, p->align, p->erase_value, p->crc ? " --crc" : "",
+	       p->max_chunk_size, p->branching_factor, p->max_key_size, p->max_value_size);
+	if (!o->quiet) {
+		bool is_default = p->page_size == def.page_size && p->align == def.align &&
+				  p->erase_value == def.erase_value && p->crc == def.crc &&
+				  p->max_chunk_size == def.max_chunk_size &&
+				  p->branching_factor == def.branching_factor &&
+				  p->max_key_size == def.max_key_size &&
+				  p->max_value_size == def.max_value_size &&
+				  p->max_page_count == (p->page_count > 256 ? p->page_count : 256);
+		fprintf(stderr, "%s: %s: %s; %u pages, %u files, %u records verify\n", prog, name,
+			is_default ? "the default profile (the Rust crate's defaults)"
+				   : "a non-default profile",
+			p->page_count, res.check.files, res.check.records);
+		if (!(res.determined & EKV_PROBE_BRANCHING_FACTOR))
+			fprintf(stderr, "%s: note: the branching factor cannot be told from the image "
+					"(it reads alike); %u assumed\n", prog, p->branching_factor);
+		if (!(res.determined & EKV_PROBE_ALIGN))
+			fprintf(stderr, "%s: note: align cannot be told from the image; %u assumed\n",
+				prog, p->align);
+		if (!(res.determined & EKV_PROBE_MAX_KEY_SIZE))
+			fprintf(stderr, "%s: note: no records: key and value sizes assumed\n", prog);
+		fprintf(stderr, "%s: note: scratch-pages cannot be read from an image; keep the "
+				"one it was made with\n", prog);
+	}
+	return fflush(stdout) ? EXIT_IO : 0;
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+static bool read_sys(const char *dir, const char *file, char *buf, size_t cap)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	FILE *in = fopen(path, "re");
+	if (!in)
+		return false;
+	bool ok = fgets(buf, (int)cap, in) != NULL;
+	fclose(in);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+static int cmd_devices(struct cmd *c)
+{
+	if (c->nargs)
+		return usage_error("devices: unexpected argument '%s'", c->args[0]);
+	DIR *d = opendir("/sys/class/mtd");
+	if (!d) {
+		if (!c->o->quiet)
+			fprintf(stderr, "%s: no MTD devices (/sys/class/mtd: %s)\n", prog,
+				strerror(errno));
+		return EXIT_NOTFOUND;
+	}
+	struct dirent *de;
+	int n = 0;
+	char names[256][64];
+	while ((de = readdir(d)) && n < 256) {
+		unsigned idx;
+		char tail;
+		if (sscanf(de->d_name, "mtd%u%c", &idx, &tail) == 1)
+			snprintf(names[n++], sizeof(names[0]), "%.63s", de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+	printf("%-8s %-10s %10s %9s %9s  %s\n", "DEVICE", "TYPE", "SIZE", "ERASESIZE", "WRITESIZE",
+	       "NAME");
+	for (int i = 0; i < n; i++) {
+		char dir[300], name[128] = "", type[32] = "", size[32] = "", es[32] = "", ws[32] = "";
+		snprintf(dir, sizeof(dir), "/sys/class/mtd/%.63s", names[i]);
+		read_sys(dir, "name", name, sizeof(name));
+		read_sys(dir, "type", type, sizeof(type));
+		read_sys(dir, "size", size, sizeof(size));
+		read_sys(dir, "erasesize", es, sizeof(es));
+		read_sys(dir, "writesize", ws, sizeof(ws));
+		printf("%-8s %-10s %10s %9s %9s  mtd:%s\n", names[i], type, size, es, ws, name);
+	}
+	if (n == 0)
+		return EXIT_NOTFOUND;
+	return fflush(stdout) ? EXIT_IO : 0;
+}
+
+/* ---- batch --hex: the workload scripts of tests/data ----------------------------- */
+
+struct hex_op {
+	bool del;
+	struct bytes key, val;
+	int tx;
+	int line;
+};
+
+static int run_hex_batch(struct opts *o, const char *path)
+{
+	FILE *in = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	if (!in) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return EXIT_IO;
+	}
+	struct hex_op *ops = NULL;
 	size_t n = 0, cap = 0;
 	char *line = NULL;
 	size_t lcap = 0;
@@ -615,20 +1631,19 @@ static int cmd_batch(struct opts *o, int argc, char **argv)
 		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
-			struct op *p = realloc(ops, cap * sizeof(*p));
+			struct hex_op *p = realloc(ops, cap * sizeof(*p));
 			if (!p) {
 				rc = fail(EKV_ENOMEM, "batch");
 				break;
 			}
 			ops = p;
 		}
-		struct op *op = &ops[n];
+		struct hex_op *op = &ops[n];
 		memset(op, 0, sizeof(*op));
 		op->del = del;
 		op->line = lineno;
-		if (!parse_hex(w1, &op->key, &op->klen) ||
-		    (!del && !parse_hex(w2, &op->val, &op->vlen))) {
-			free(op->key);
+		n++;
+		if (!parse_hex(w1, &op->key) || (!del && !parse_hex(w2, &op->val))) {
 			fprintf(stderr, "%s: %s:%d: invalid hex string\n", prog, path, lineno);
 			rc = EXIT_USAGE;
 			break;
@@ -636,17 +1651,15 @@ static int cmd_batch(struct opts *o, int argc, char **argv)
 		if (!in_block)
 			tx++;
 		op->tx = tx;
-		if (n && ops[n - 1].tx == tx &&
-		    cmpkey(ops[n - 1].key, ops[n - 1].klen, op->key, op->klen) >= 0) {
+		if (n > 1 && ops[n - 2].tx == tx &&
+		    key_compare(ops[n - 2].key.p, ops[n - 2].key.n, op->key.p, op->key.n) >= 0) {
 			fprintf(stderr,
 				"%s: %s:%d: keys of a transaction must be strictly ascending "
 				"(the engine requires sorted keys)\n",
 				prog, path, lineno);
-			n++;
 			rc = EXIT_USAGE;
 			break;
 		}
-		n++;
 	}
 	if (!rc && in_block) {
 		fprintf(stderr, "%s: %s:%d: 'begin' without 'commit'\n", prog, path, block_line);
@@ -655,44 +1668,184 @@ static int cmd_batch(struct opts *o, int argc, char **argv)
 	free(line);
 	if (in != stdin)
 		fclose(in);
-	struct handle h;
+	struct handle h = {0};
 	if (!rc)
-		rc = open_db(o, false, false, &h);
-	if (!rc) {
-		for (size_t i = 0; i < n && !rc; i++) {
-			if (ops[i].klen > h.p.max_key_size || ops[i].vlen > h.p.max_value_size) {
-				fprintf(stderr, "%s: %s:%d: %s\n", prog, path, ops[i].line,
-					ekv_strerror(EKV_ETOOBIG));
-				rc = EXIT_USAGE;
-			}
+		rc = open_db(o, OPEN_WRITE, &h, NULL);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (ops[i].key.n > h.p.max_key_size || ops[i].val.n > h.p.max_value_size) {
+			fprintf(stderr, "%s: %s:%d: %s\n", prog, path, ops[i].line,
+				ekv_strerror(EKV_ETOOBIG));
+			rc = EXIT_USAGE;
 		}
-		for (size_t i = 0; i < n && !rc;) {
-			ekv_wtx *t;
-			int e = ekv_wtx_begin(h.db, &t);
-			size_t j = i;
-			for (; e == 0 && j < n && ops[j].tx == ops[i].tx; j++)
-				e = ops[j].del ? ekv_wtx_delete(t, ops[j].key, ops[j].klen)
-					       : ekv_wtx_put(t, ops[j].key, ops[j].klen, ops[j].val,
-							     ops[j].vlen);
-			if (e == 0)
-				e = ekv_wtx_commit(t);
-			else if (t && j > i)
-				ekv_wtx_abort(t);
-			if (e < 0) {
-				char what[64];
-				snprintf(what, sizeof(what), "line %d", ops[i].line);
-				rc = fail(e, what);
-			}
-			i = j;
-		}
-		close_db(&h);
 	}
+	for (size_t i = 0; i < n && !rc;) {
+		ekv_wtx *t;
+		int e = ekv_wtx_begin(h.db, &t);
+		size_t j = i;
+		for (; e == 0 && j < n && ops[j].tx == ops[i].tx; j++)
+			e = ops[j].del ? ekv_wtx_delete(t, ops[j].key.p, ops[j].key.n)
+				       : ekv_wtx_put(t, ops[j].key.p, ops[j].key.n, ops[j].val.p,
+						     ops[j].val.n);
+		if (e == 0)
+			e = ekv_wtx_commit(t);
+		else if (t && j > i)
+			ekv_wtx_abort(t);
+		if (e < 0) {
+			char what[64];
+			snprintf(what, sizeof(what), "%s:%d", path, ops[i].line);
+			rc = fail(e, what);
+		}
+		i = j;
+	}
+	close_db(&h);
 	for (size_t i = 0; i < n; i++) {
-		free(ops[i].key);
-		free(ops[i].val);
+		bytes_free(&ops[i].key);
+		bytes_free(&ops[i].val);
 	}
 	free(ops);
 	return rc;
+}
+
+/* ---- the command table ------------------------------------------------------------ */
+
+static struct argp_option get_options[] = {
+	{"value-only", 'n', 0, 0, "Print the value alone (like fw_printenv -n)", 0},
+	{"hex", OPT_HEX, 0, 0, "Print HEXKEY HEXVALUE ('-' for empty)", 0},
+	{"raw", OPT_RAW, 0, 0, "Write exactly the value bytes: no key, no newline (one KEY)", 0},
+	O_HEX_ARGS,
+	{0}};
+static struct argp_option put_options[] = {
+	{"file", OPT_FILE, "FILE", 0, "Read the value of the one KEY from FILE ('-' = stdin)", 0},
+	O_HEX_ARGS,
+	{0}};
+static struct argp_option delete_options[] = {
+	{"must-exist", OPT_MUST_EXIST, 0, 0, "Exit 1 and delete nothing if a KEY does not exist", 0},
+	O_HEX_ARGS,
+	{0}};
+static struct argp_option list_options[] = {
+	{"hex", OPT_HEX, 0, 0, "Print HEXKEY HEXVALUE lines ('-' for empty)", 0},
+	{"json", OPT_JSON, 0, 0, "Print one JSON object", 0},
+	{"keys", OPT_KEYS, 0, 0, "Print keys only", 0},
+	{"from", OPT_FROM, "KEY", 0, "Start at KEY (inclusive)", 0},
+	{"to", OPT_TO, "KEY", 0, "End before KEY (exclusive)", 0},
+	O_HEX_ARGS,
+	{0}};
+static struct argp_option batch_options[] = {
+	{"hex", OPT_HEX, 0, 0, "The input is a hex workload script (w/d/begin/commit lines)", 0},
+	{0}};
+static struct argp_option export_options[] = {
+	{"json", OPT_JSON, 0, 0, "Write JSON instead of the key=value text format", 0},
+	{0}};
+static struct argp_option import_options[] = {
+	{"json", OPT_JSON, 0, 0, "Read JSON instead of the key=value text format", 0},
+	{"replace", OPT_REPLACE, 0, 0, "Delete every key the input does not have (same transaction)", 0},
+	{0}};
+static struct argp_option dump_options[] = {
+	{"pages", OPT_PAGES, 0, 0, "Every page: header, chunks, meta log", 0},
+	{"files", OPT_FILES, 0, 0, "Every file of the newest state: its chain of pages", 0},
+	{"records", OPT_RECORDS, 0, 0, "Every record of every file", 0},
+	{0}};
+static struct argp_option no_options[] = {{0}};
+
+struct command {
+	const char *name;
+	const char *args_doc;
+	const char *doc;
+	struct argp_option *options;
+	int (*run)(struct cmd *c);
+};
+
+static const struct command commands[] = {
+	{"get", "KEY...", "Print KEY=VALUE for each KEY (exit 1 if one is missing; the others are "
+			  "printed)", get_options, cmd_get},
+	{"put", "KEY VALUE [KEY VALUE]...", "Write the pairs in one atomic transaction (sorted by "
+					    "key; the last of a repeated KEY wins; VALUE '-' reads "
+					    "stdin)", put_options, cmd_put},
+	{"delete", "KEY...", "Delete the keys in one transaction (a missing key is not an error "
+			     "unless --must-exist)", delete_options, cmd_delete},
+	{"list", "[PREFIX]", "Print every pair in key order (or those starting with PREFIX, or "
+			     "in [--from, --to))", list_options, cmd_list},
+	{"batch", "FILE|-", "Apply a key=value script as one atomic transaction ('#' comments, "
+			    "'key=' deletes); a bad line applies nothing", batch_options, cmd_batch},
+	{"export", "[FILE]", "Write every pair in the export format (or JSON) to FILE or stdout",
+	 export_options, cmd_export},
+	{"import", "[FILE]", "Read pairs in the export format (or JSON) from FILE or stdin, one "
+			     "transaction", import_options, cmd_import},
+	{"format", "", "Erase and format (an image is created if missing); asks on a terminal for "
+		       "a device unless --yes", no_options, cmd_format},
+	{"stat", "", "Geometry, profile, pages used and free, files per level", no_options,
+	 cmd_stat},
+	{"dump", "", "Print pages, files and records for debugging", dump_options, cmd_dump},
+	{"fsck", "", "Verify every page, chunk, CRC, file and record; exit 1 on damage",
+	 no_options, cmd_fsck},
+	{"probe", "", "Recognise the profile of an image or device and print the options to use",
+	 no_options, cmd_probe},
+	{"devices", "", "List MTD devices", no_options, cmd_devices},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static int run_command(struct opts *o, const struct command *cm, int argc, char **argv)
+{
+	struct cmd c = {.o = o, .name = cm->name};
+	char progname[64];
+	snprintf(progname, sizeof(progname), "%s %s", prog, cm->name);
+	argv[0] = progname;
+	struct argp argp = {cm->options, parse_command, cm->args_doc, cm->doc, global_child, 0, 0};
+	int rc = argp_parse(&argp, argc, argv, 0, NULL, &c);
+	if (rc == 0)
+		rc = resolve_config(o);
+	if (rc == 0)
+		rc = cm->run(&c);
+	else if (rc != EXIT_USAGE)
+		rc = EXIT_USAGE;
+	free(c.args);
+	return rc;
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+static const char doc[] =
+	"Read and write an ekv key-value database on a flash image or MTD device.\v"
+	"Commands (each has --help):\n"
+	"  get [-n] [--hex|--raw] KEY...   print KEY=VALUE (-n: the value alone)\n"
+	"  put KEY VALUE [KEY VALUE]...    write pairs in one transaction ('-' = stdin)\n"
+	"  delete [--must-exist] KEY...    delete keys in one transaction\n"
+	"  list [--hex|--json] [PREFIX]    all pairs in key order\n"
+	"  batch [--hex] FILE|-            apply a key=value script atomically (also -s FILE)\n"
+	"  export [--json] [FILE]          write all pairs in a format import reads back\n"
+	"  import [--json] [FILE]          read pairs, one transaction\n"
+	"  format                          erase and format\n"
+	"  stat | dump | fsck | probe      inspect, verify, recognise the profile\n"
+	"  devices                         list MTD devices\n"
+	"\n"
+	"The database is --image FILE, --device DEV, or a [NAME] section of " DEFAULT_CONF
+	" chosen with -d NAME ([default] without -d).\n"
+	"Exit status: 0 ok, 1 key not found or damage found, 2 usage, 3 device or I/O error,\n"
+	"4 corrupted or not formatted, 5 busy, 6 no space.  See ekvctl(1).";
+
+const char *argp_program_version = "ekvctl " EKV_VERSION;
+
+static error_t parse_top(int key, char *arg, struct argp_state *state)
+{
+	struct cmd *c = state->input;
+	(void)arg;
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = c;
+		return 0;
+	case ARGP_KEY_ARG:
+		/* the command: everything from here on is the command's */
+		c->args = &state->argv[state->next - 1];
+		c->nargs = state->argc - state->next + 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		if (!c->o->script)
+			argp_error(state, "no command given");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
 }
 
 int main(int argc, char **argv)
@@ -701,21 +1854,34 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	ekv_profile_default(&o.p);
 	o.wait_ms = 0;
-	struct argp argp = {options, parse_opt, "COMMAND [ARG...]", doc, NULL, NULL, NULL};
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
+	o.conf_path = getenv("EKV_CONF");
+	o.conf_explicit = o.conf_path && *o.conf_path;
+	if (!o.conf_explicit)
+		o.conf_path = DEFAULT_CONF;
+	argp_err_exit_status = EXIT_USAGE;
+	struct cmd top = {.o = &o};
+	struct argp argp = {0, parse_top, "COMMAND [ARG...]", doc, global_child, 0, 0};
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &top))
 		return EXIT_USAGE;
-	const char *cmd = o.args[0];
-	if (!strcmp(cmd, "format"))
-		return cmd_format(&o, o.nargs, o.args);
-	if (!strcmp(cmd, "put"))
-		return cmd_put(&o, o.nargs, o.args);
-	if (!strcmp(cmd, "get"))
-		return cmd_get(&o, o.nargs, o.args);
-	if (!strcmp(cmd, "delete"))
-		return cmd_delete(&o, o.nargs, o.args);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(&o, o.nargs, o.args);
-	if (!strcmp(cmd, "batch"))
-		return cmd_batch(&o, o.nargs, o.args);
-	return usage_error("unknown command '%s'", cmd);
+	int rc;
+	if (o.script) {
+		if (top.nargs)
+			return usage_error("-s FILE takes no command ('%s' given)", top.args[0]);
+		struct cmd c = {.o = &o, .name = "batch"};
+		rc = resolve_config(&o);
+		if (!rc)
+			rc = apply_input(&c, o.script, false, false);
+	} else {
+		const char *name = top.args[0];
+		const struct command *cm = NULL;
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			if (!strcmp(commands[i].name, name))
+				cm = &commands[i];
+		if (!cm)
+			return usage_error("unknown command '%s'", name);
+		rc = run_command(&o, cm, top.nargs, top.args);
+	}
+	for (int i = 0; i < S_COUNT; i++)
+		free(o.strings[i]);
+	return rc;
 }

@@ -275,6 +275,72 @@ void ekv_wtx_abort(ekv_wtx *tx);
 /* Run one compaction step now; returns 1 if there was work, 0 if none. */
 int ekv_compact(ekv_db *db);
 
+/* ---- tools: verification, dump, probe (ekvctl) ---- */
+
+/* A report line (no newline), and the progress of a long operation. */
+typedef void (*ekv_line_fn)(void *ctx, const char *line);
+typedef void (*ekv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* Level and slot of a file id (docs/FORMAT.md §7); level -1 for file 0, the
+ * destination of a level-0 compaction. */
+int ekv_file_level(const struct ekv_profile *p, uint32_t file_id, int *level, int *slot);
+
+struct ekv_check_result {
+	uint32_t errors;           /* damage found (0: clean) */
+	uint32_t warnings;         /* tolerated: a torn last commit, another page count */
+	bool mounted;              /* the engine mounts the image */
+	uint32_t meta_page, meta_seq, meta_candidates;
+	uint32_t pages, pages_used, pages_free_erased, pages_free_stale;
+	uint32_t files, records, tombstones;
+	uint32_t max_key_len, max_value_len;
+	uint64_t payload_bytes;
+};
+
+/*
+ * Verify an image against a profile: every page header, chunk (and CRC), the
+ * meta log, each file's chain (seqs, skiplists, record boundaries) and every
+ * record (header, ascending keys), and that the engine mounts the newest
+ * state.  Each finding is reported as a line starting "error: " or
+ * "warning: ".  The flash may have any page size whose multiple or divisor
+ * the profile's is.  Read-only.  Returns 0 (see res->errors) or a negative
+ * code for I/O errors and an invalid profile.
+ */
+int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn report,
+	      ekv_progress_fn progress, void *ctx, struct ekv_check_result *res);
+
+/* Dump pages (headers, chunks, meta logs), files (chains) and records of the
+ * newest state as text lines, for debugging.  Read-only. */
+#define EKV_DUMP_PAGES   0x1
+#define EKV_DUMP_FILES   0x2
+#define EKV_DUMP_RECORDS 0x4
+int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ekv_line_fn out,
+	     void *ctx);
+
+/*
+ * Recognise the profile of an image: page size, CRC, erase value, align,
+ * max page count, max chunk size, branching factor and key/value sizes that
+ * mount it and verify it (ekv_check without errors).  Fields named in
+ * `fixed` are taken from hint; the others prefer hint's (or the default)
+ * values when several read the image alike.  Returns 1 found, 0 not
+ * recognised (log says why), or a negative code.
+ */
+#define EKV_PROBE_PAGE_SIZE        0x001
+#define EKV_PROBE_ALIGN            0x002
+#define EKV_PROBE_ERASE_VALUE      0x004
+#define EKV_PROBE_CRC              0x008
+#define EKV_PROBE_MAX_PAGE_COUNT   0x010
+#define EKV_PROBE_MAX_CHUNK_SIZE   0x020
+#define EKV_PROBE_BRANCHING_FACTOR 0x040
+#define EKV_PROBE_MAX_KEY_SIZE     0x080
+#define EKV_PROBE_MAX_VALUE_SIZE   0x100
+struct ekv_probe_result {
+	struct ekv_profile profile;
+	unsigned determined;            /* EKV_PROBE_* fields the image decides */
+	struct ekv_check_result check;  /* of the image with that profile */
+};
+int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixed,
+	      ekv_line_fn log, void *ctx, struct ekv_probe_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * conf.h — /etc/ekv.conf: INI-style sections, one per named database, whose
+ * keys are ekvctl's long option names (see ekv.conf(5)).
+ */
+#ifndef EKVCTL_CONF_H
+#define EKVCTL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf_entry {
+	char *key, *value;
+	int line;
+};
+
+struct conf {
+	struct conf_entry *e;
+	size_t n;
+	bool section_found;
+};
+
+/*
+ * Read the whole file and keep the entries of `section`.  Every line of the
+ * file must be a comment, blank, "[name]" or "key = value" with a key that
+ * known() accepts.  Returns 0, -ENOENT if the file does not exist, or -1
+ * with msg naming the file and line.
+ */
+int conf_load(const char *path, const char *section, bool (*known)(const char *key),
+	      struct conf *c, char *msg, size_t msg_size);
+void conf_free(struct conf *c);
+
+#endif
