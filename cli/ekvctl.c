@@ -1400,8 +1400,6 @@ static int cmd_fsck(struct cmd *c)
 	struct line_ctx l = {.out = stdout, .pg = &pg, .quiet = c->o->quiet};
 	uint32_t extra = 0;
 	if (h.truncated && h.image_size % h.p.page_size) {
-		print_line(&l, "");
-		fseek(stdout, 0, SEEK_CUR);
 		printf("error: image size %llu is not a multiple of the page size %u (truncated?)\n",
 		       (unsigned long long)h.image_size, h.p.page_size);
 		extra++;
@@ -1487,9 +1485,12 @@ static int cmd_probe(struct cmd *c)
 	struct ekv_profile def;
 	ekv_profile_default(&def);
 	printf("--page-size %u --max-page-count %u --align %u --erase-value 0x%02X%s "
-	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u\n",
+	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u",
 	       p->page_size, p->max_page_count, p->align, p->erase_value, p->crc ? " --crc" : "",
 	       p->max_chunk_size, p->branching_factor, p->max_key_size, p->max_value_size);
+	if (p->scratch_page_count != def.scratch_page_count)
+		printf(" --scratch-pages %u", p->scratch_page_count);
+	putchar('\n');
 	if (!o->quiet) {
 		bool is_default = p->page_size == def.page_size && p->align == def.align &&
 				  p->erase_value == def.erase_value && p->crc == def.crc &&

@@ -263,6 +263,18 @@ static int page_payload_len(struct checker *c, struct page_reader *pr, uint32_t 
 	if (e < 0)
 		return e;
 	*len = (uint32_t)e;
+	/* a committed data page is never appended to (the writer copies a
+	 * page it continues), so everything after its chunk list is erased */
+	uint32_t end = pr->chunk_offset;
+	bool erased = true;
+	if (end < c->g->page_size) {
+		int t = page_tail_is_erased(c->g, c->f, page, end, &erased);
+		if (t < 0)
+			return t;
+	}
+	if (!erased)
+		damage(c->rep, "file %u: page %u: bytes after its last chunk (offset %u) are not "
+			       "erased", file, page, end);
 	return 0;
 }
 
@@ -902,7 +914,7 @@ static int score_page_size(struct ekv_flash *base, uint32_t ps, uint32_t *score,
 	return 0;
 }
 
-/* Pages entirely erased to 0xFF and to 0x00. */
+/* Pages whose last word is 0xFF and 0x00 bytes: a vote for the erase value. */
 static int count_erased(struct ekv_flash *f, uint32_t *ff, uint32_t *zero)
 {
 	uint8_t *buf = malloc(f->page_size);
@@ -915,13 +927,15 @@ static int count_erased(struct ekv_flash *f, uint32_t *ff, uint32_t *zero)
 			free(buf);
 			return e;
 		}
-		uint32_t i = 1;
-		while (i < f->page_size && buf[i] == buf[0])
-			i++;
-		if (i == f->page_size && buf[0] == 0xff)
-			(*ff)++;
-		else if (i == f->page_size && buf[0] == 0x00)
-			(*zero)++;
+		/* a page's last bytes are rarely written: payloads seldom fill a
+		 * page to the byte */
+		const uint8_t *w = buf + f->page_size - 4;
+		if (w[0] == w[1] && w[1] == w[2] && w[2] == w[3]) {
+			if (w[0] == 0xff)
+				(*ff)++;
+			else if (w[0] == 0x00)
+				(*zero)++;
+		}
 	}
 	free(buf);
 	return 0;
@@ -951,14 +965,16 @@ static int observe_chunk_max(const struct geom *g, struct ekv_flash *f, uint32_t
 	return 0;
 }
 
+/* Mounts and verifies; strict: without warnings either (a wrong erase value
+ * shows as a meta log that does not end in erased bytes). */
 static bool try_profile(struct ekv_flash *f, const struct ekv_profile *p, unsigned what,
-			struct ekv_check_result *res)
+			bool strict, struct ekv_check_result *res)
 {
 	if (ekv_profile_check(p, NULL, 0) < 0)
 		return false;
 	struct reporter quiet = {0};
 	int e = run(f, p, what, &quiet, NULL, NULL, NULL, res);
-	return e == 0 && res->mounted && res->errors == 0;
+	return e == 0 && res->mounted && res->errors == 0 && (!strict || res->warnings == 0);
 }
 
 static int add_u32(uint32_t *list, uint32_t *n, uint32_t v)
@@ -1060,6 +1076,11 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 	p = *hint;
 	p.page_size = best_ps;
 	p.page_count = pc;
+	/* the structure does not depend on key and value sizes or the reserve:
+	 * the smallest ones keep small profiles valid */
+	p.max_key_size = p.max_value_size = 1;
+	p.scratch_page_count = 0;
+	for (int strict = 1; strict >= 0 && !found; strict--)
 	for (uint32_t ci = 0; ci < n_crcs && !found; ci++)
 		for (uint32_t ei = 0; ei < n_evs && !found; ei++)
 			for (uint32_t ai = 0; ai < n_align && !found; ai++)
@@ -1076,7 +1097,7 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 						if (ekv_profile_check(&p, NULL, 0) < 0)
 							continue;
 						vf.erase_value = p.erase_value;
-						found = try_profile(&vf, &p, 0, &res);
+						found = try_profile(&vf, &p, 0, strict, &res);
 						if (found || (fixed & EKV_PROBE_MAX_CHUNK_SIZE))
 							continue;
 						struct geom g;
@@ -1086,12 +1107,27 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 						    obs == g.chunk_max || obs % p.align)
 							continue;
 						p.max_chunk_size = obs;
-						found = try_profile(&vf, &p, 0, &res);
+						found = try_profile(&vf, &p, 0, strict, &res);
 					}
 	if (!found) {
 		say(&rep, "page size %u looks right, but no profile mounts and verifies the image",
 		    best_ps);
 		return 0;
+	}
+	/* full chunks (followed by another in their page) are CHUNK_MAX long:
+	 * a max chunk size below the page's room shows there */
+	if (!(fixed & EKV_PROBE_MAX_CHUNK_SIZE)) {
+		struct geom g;
+		uint32_t obs;
+		if (geom_init(&g, &p, NULL, 0) == 0 && observe_chunk_max(&g, &vf, &obs) == 0 &&
+		    obs && obs < g.chunk_max && obs % p.align == 0) {
+			struct ekv_profile q = p;
+			q.max_chunk_size = obs;
+			if (try_profile(&vf, &q, 0, false, &res)) {
+				p = q;
+				out->determined |= EKV_PROBE_MAX_CHUNK_SIZE;
+			}
+		}
 	}
 	out->determined |= EKV_PROBE_PAGE_SIZE;
 	if (crc_votes != 0)
@@ -1100,7 +1136,10 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		out->determined |= EKV_PROBE_ERASE_VALUE;
 
 	/* 4. records: key and value sizes decide the record header's bit fields */
-	if (!try_profile(&vf, &p, WHAT_RECORDS, &res)) {
+	p.max_key_size = (fixed & EKV_PROBE_MAX_KEY_SIZE) ? hint->max_key_size : def.max_key_size;
+	p.max_value_size = (fixed & EKV_PROBE_MAX_VALUE_SIZE) ? hint->max_value_size
+							      : def.max_value_size;
+	if (!try_profile(&vf, &p, WHAT_RECORDS, false, &res)) {
 		found = false;
 		struct ekv_profile q = p;
 		for (uint32_t kb = 1; kb <= 11 && !found; kb++) {
@@ -1119,7 +1158,7 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 							   : (1u << vb) - 1;
 				if (q.max_value_size > 65536)
 					q.max_value_size = 65536;
-				found = try_profile(&vf, &q, WHAT_RECORDS, &res);
+				found = try_profile(&vf, &q, WHAT_RECORDS, false, &res);
 			}
 		}
 		if (!found) {
@@ -1133,10 +1172,10 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 			q.max_key_size = 1u << (kb - 1);
 		if (!(fixed & EKV_PROBE_MAX_VALUE_SIZE) && res.max_value_len <= (1u << (vb - 1)))
 			q.max_value_size = 1u << (vb - 1);
-		if (!try_profile(&vf, &q, WHAT_RECORDS, &res)) {
+		if (!try_profile(&vf, &q, WHAT_RECORDS, false, &res)) {
 			q.max_key_size = (1u << kb) - 1 > 1024 ? 1024 : (1u << kb) - 1;
 			q.max_value_size = (1u << vb) - 1 > 65536 ? 65536 : (1u << vb) - 1;
-			try_profile(&vf, &q, WHAT_RECORDS, &res);
+			try_profile(&vf, &q, WHAT_RECORDS, false, &res);
 		}
 		p = q;
 		out->determined |= EKV_PROBE_MAX_KEY_SIZE | EKV_PROBE_MAX_VALUE_SIZE;
@@ -1153,14 +1192,24 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		struct ekv_profile q = p;
 		q.align = (uint32_t[]){4, 2, 1}[ai];
 		if (q.align != p.align && q.max_chunk_size % q.align == 0 &&
-		    try_profile(&vf, &q, WHAT_RECORDS, &other))
+		    try_profile(&vf, &q, WHAT_RECORDS, false, &other))
 			align_alone = false;
 	}
 	for (uint32_t bf = 2; bf <= 4; bf++) {
 		struct ekv_profile q = p;
 		q.branching_factor = bf;
-		if (bf != p.branching_factor && try_profile(&vf, &q, WHAT_RECORDS, &other))
+		if (bf != p.branching_factor && try_profile(&vf, &q, WHAT_RECORDS, false, &other))
 			bf_alone = false;
+	}
+	/* the reserve cannot be read from an image: the hint's if the profile
+	 * allows it, else the largest that it does */
+	for (uint32_t sp = hint->scratch_page_count + 1; sp-- > 0;) {
+		struct ekv_profile q = p;
+		q.scratch_page_count = sp;
+		if (ekv_profile_check(&q, NULL, 0) == 0) {
+			p = q;
+			break;
+		}
 	}
 	if (align_alone)
 		out->determined |= EKV_PROBE_ALIGN;
