@@ -956,23 +956,39 @@ static int cmd_delete(struct cmd *c)
 	}
 	if (!rc)
 		rc = check_sizes(&h, &s, NULL);
-	if (!rc && c->must_exist) {
-		/* all or nothing: a missing key deletes none */
-		ekv_rtx *rtx;
+	if (!rc) {
+		/* Keys that do not exist are left out: no tombstone is written for
+		 * them (flash wear).  The result is the same as deleting them in a
+		 * transaction ordered at this snapshot.  --must-exist: all or
+		 * nothing. */
+		ekv_rtx *rtx = NULL;
 		int e = ekv_rtx_begin(h.db, &rtx);
+		size_t k = 0;
 		for (size_t i = 0; e == 0 && i < s.n; i++) {
 			size_t vlen;
 			int g = ekv_rtx_get(rtx, s.ops[i].key.p, s.ops[i].key.n, NULL, 0, &vlen);
 			if (g == EKV_ENOTFOUND) {
-				print_key_escaped_stderr("key not found", s.ops[i].key.p, s.ops[i].key.n);
-				rc = EXIT_NOTFOUND;
-			} else if (g < 0 && g != EKV_ERANGE) {
-				e = g;
+				if (c->must_exist) {
+					print_key_escaped_stderr("key not found", s.ops[i].key.p,
+								 s.ops[i].key.n);
+					rc = EXIT_NOTFOUND;
+				}
+				bytes_free(&s.ops[i].key);
+				bytes_free(&s.ops[i].val);
+				continue;
 			}
+			if (g < 0 && g != EKV_ERANGE)
+				e = g;
+			if (k != i) {
+				s.ops[k] = s.ops[i];
+				s.ops[i] = (struct op){0};
+			}
+			k++;
 		}
 		if (e == 0)
-			ekv_rtx_end(rtx);
-		else
+			s.n = k;
+		ekv_rtx_end(rtx);
+		if (e < 0)
 			rc = fail(e, "delete");
 	}
 	if (!rc)
@@ -1133,17 +1149,16 @@ static int apply_input(struct cmd *c, const char *path, bool json, bool replace)
 		/* every key not in the input is deleted in the same transaction;
 		 * the input's own ops come later, so they win */
 		struct opset all = {0};
-		uint8_t *key = malloc(h.p.max_key_size + 1);
+		uint8_t *key = malloc(h.p.max_key_size + 1), *val = malloc(h.p.max_value_size + 1);
 		ekv_rtx *rtx = NULL;
 		ekv_cursor *cur = NULL;
-		int e = key ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
+		int e = key && val ? ekv_rtx_begin(h.db, &rtx) : EKV_ENOMEM;
 		if (e == 0)
 			e = ekv_cursor_open(rtx, NULL, 0, NULL, 0, &cur);
 		while (e == 0) {
 			size_t kl, vl;
-			e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
-			if (e == EKV_ERANGE) /* value not wanted: step past it */
-				e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+			e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, val, h.p.max_value_size,
+					    &vl);
 			if (e <= 0)
 				break;
 			e = 0;
@@ -1156,6 +1171,7 @@ static int apply_input(struct cmd *c, const char *path, bool json, bool replace)
 		ekv_cursor_close(cur);
 		ekv_rtx_end(rtx);
 		free(key);
+		free(val);
 		for (size_t i = 0; e == 0 && i < s.n; i++) {
 			struct op *op = opset_add(&all);
 			if (!op) {
@@ -1250,17 +1266,20 @@ static int cmd_stat(struct cmd *c)
 		if (e == 0) {
 			e = ekv_cursor_open(rtx, NULL, 0, NULL, 0, &cur);
 			uint8_t *key = malloc(h.p.max_key_size + 1);
-			while (e == 0 && key) {
+			uint8_t *val = malloc(h.p.max_value_size + 1);
+			if (!key || !val)
+				e = EKV_ENOMEM;
+			while (e == 0) {
 				size_t kl, vl;
-				e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
-				if (e == EKV_ERANGE)
-					e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, NULL, 0, &vl);
+				e = ekv_cursor_next(cur, key, h.p.max_key_size, &kl, val,
+						    h.p.max_value_size, &vl);
 				if (e <= 0)
 					break;
 				keys++;
 				e = 0;
 			}
 			free(key);
+			free(val);
 			ekv_cursor_close(cur);
 			ekv_rtx_end(rtx);
 		}

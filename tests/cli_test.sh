@@ -1,11 +1,15 @@
 #!/bin/bash
-# cli_test.sh — ekvctl's minimal interface as scripts use it: outputs and
-# exit codes. Usage: cli_test.sh PATH/TO/ekvctl
+# cli_test.sh — ekvctl as scripts use it: the minimal interface of issue 2,
+# then the full CLI (config file, several keys, scripts, export/import, fsck
+# of damaged images, probe).  Outputs and exit codes.
+# Usage: cli_test.sh PATH/TO/ekvctl
 set -u
 EKVCTL=${1:?usage: cli_test.sh EKVCTL}
 DATA=${EKV_TESTDATA:-$(dirname "$0")/data}
 T=$(mktemp -d)
+[ -d "$T" ] || exit 1
 trap 'rm -rf "$T"' EXIT
+export EKV_CONF="$T/none.conf" # no host configuration leaks in (a missing $EKV_CONF is an error only with -d)
 pass=0 fail=0
 check() { # name expected-exit expected-stdout -- command...
 	local name=$1 want_rc=$2 want_out=$3; shift 4
@@ -52,5 +56,142 @@ check "batch checks the whole file first" 2 "" -- $E batch --hex "$T/bad2.script
 check "nothing of a refused batch is applied" 1 "" -- $E get zz
 check "-v reports the options in effect" 0 "board-7" -- $E -v get -n hostname
 grep -q "page-size 4096 page-count 256 max-page-count 256 align 4" "$T/err" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: -v output: $(cat "$T/err")"; }
+
+# ---- the full CLI ----------------------------------------------------------
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+flip() { # FILE OFFSET COUNT: invert COUNT bytes
+	python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); n = int(sys.argv[3])
+f.seek(o); b = f.read(n); f.seek(o); f.write(bytes(x ^ 0xff for x in b))' "$@"
+}
+cat > "$T/ekv.conf" <<CONF
+# a board's databases
+[default]
+image = $T/board.img
+
+[small]
+image = $T/small.img
+page-size = 1024
+page-count = 64
+crc = yes
+CONF
+export EKV_CONF="$T/ekv.conf"
+check "config: [default] is used without -d" 0 "" -- $EKVCTL format
+check "config: put several pairs" 0 "" -- $EKVCTL put serial 0042 hostname board-7 serial 0043
+check "config: last of a repeated key wins" 0 "serial=0043" -- $EKVCTL get serial
+check "get several keys" 0 $'hostname=board-7\nserial=0043' -- $EKVCTL get hostname serial
+check "get several keys, one missing: the others print, exit 1" 1 $'hostname=board-7\nserial=0043' -- $EKVCTL get hostname nope serial
+check "get -n several keys" 0 $'board-7\n0043' -- $EKVCTL get -n hostname serial
+check "get --hex" 0 "686f73746e616d65 626f6172642d37" -- $EKVCTL get --hex hostname
+check "-d picks a section, -c a file" 0 "" -- $EKVCTL -c "$T/ekv.conf" -d small format
+[ "$(stat -c %s "$T/small.img")" = 65536 ] && ok || bad "config profile: small image size"
+check "the section's profile applies" 0 "" -- $EKVCTL -d small put k v
+check "command-line options override the file" 4 "" -- $EKVCTL -d small --no-crc get k
+check "-d of a missing section is a usage error" 2 "" -- $EKVCTL -d nosuch get k
+grep -q "no database \[nosuch\]" "$T/err" && ok || bad "missing section message: $(cat "$T/err")"
+printf '[default]\nimage = x\npage-size 4096\n' > "$T/bad.conf"
+check "config syntax error names file and line" 2 "" -- $EKVCTL -c "$T/bad.conf" get k
+grep -q "bad.conf:3:" "$T/err" && ok || bad "config error line: $(cat "$T/err")"
+printf '[default]\nimage = x\nfrobnicate = 1\n' > "$T/bad2.conf"
+check "config: unknown key" 2 "" -- $EKVCTL -c "$T/bad2.conf" get k
+check "EKV_CONF names a missing file: usage error" 2 "" -- env EKV_CONF="$T/missing.conf" $EKVCTL get k
+check "--image without -d does not read the config" 0 "board-7" -- $EKVCTL --image "$T/board.img" get -n hostname
+# binary-safe values
+printf 'a\0b\377' > "$T/bin.val"
+check "put --file" 0 "" -- $EKVCTL put --file "$T/bin.val" blob
+check "get --raw writes the bytes exactly" 0 "" -- bash -c "$EKVCTL get --raw blob | cmp - '$T/bin.val'"
+check "escaped output of binary bytes" 0 'blob=a\x00b\xff' -- $EKVCTL get blob
+check "put - reads stdin" 0 "" -- bash -c "printf 'from stdin' | $EKVCTL put motd -"
+check "value read from stdin" 0 "from stdin" -- $EKVCTL get -n motd
+check "-- ends options" 0 "" -- $EKVCTL put -- -dash -5
+check "a key starting with a dash" 0 "-5" -- $EKVCTL get -n -- -dash
+check "--hex-args" 0 "" -- $EKVCTL put --hex-args 00ff 0102
+check "--hex-args get" 0 '\x00\xff=\x01\x02' -- $EKVCTL get --hex-args 00ff
+check "get --raw with two keys is a usage error" 2 "" -- $EKVCTL get --raw a b
+check "value too large" 2 "" -- $EKVCTL put big "$(head -c 1025 /dev/zero | tr '\0' v)"
+# delete
+check "delete of a missing key exits 0" 0 "" -- $EKVCTL delete nosuchkey
+check "delete --must-exist of a missing key exits 1" 1 "" -- $EKVCTL delete --must-exist motd nosuchkey
+check "--must-exist deleted nothing" 0 "from stdin" -- $EKVCTL get -n motd
+check "delete several keys" 0 "" -- $EKVCTL delete motd -- -dash
+check "deleted" 1 "" -- $EKVCTL get motd
+# list
+check "list PREFIX" 0 "hostname=board-7" -- $EKVCTL list host
+check "list --from --to" 0 $'blob=a\\x00b\\xff\nhostname=board-7' -- $EKVCTL list --from b --to i
+check "list --keys" 0 $'\\x00\\xff\nblob\nhostname\nserial' -- $EKVCTL list --keys
+check "list --json" 0 $'{\n  "hostname": "board-7"\n}' -- $EKVCTL list --json host
+# scripts: one transaction, sorted, last wins, a bad line applies nothing
+printf '# board setup\nz=26\na=1\n\nempty=""\nz=last\nhostname=\n' > "$T/ok.txt"
+check "batch FILE" 0 "" -- $EKVCTL batch "$T/ok.txt"
+check "batch: sorted, last wins, key= deletes, \"\" is empty" 0 $'\\x00\\xff=\\x01\\x02\na=1\nblob=a\\x00b\\xff\nempty=\nserial=0043\nz=last' -- $EKVCTL list
+check "hostname deleted by the script" 1 "" -- $EKVCTL get hostname
+printf 'p=1\nq=2\nthis line has no equals sign\nr=3\n' > "$T/bad.txt"
+check "-s with a syntax error on line 3" 2 "" -- $EKVCTL -s "$T/bad.txt"
+grep -q "bad.txt:3:" "$T/err" && ok || bad "script error line: $(cat "$T/err")"
+check "nothing of the bad script applied" 1 "" -- $EKVCTL get p
+printf 'p=1\nq=\\q\n' > "$T/bad3.txt"
+check "a bad escape rejects the script" 2 "" -- $EKVCTL batch "$T/bad3.txt"
+check "-s - reads the script from stdin" 0 "" -- bash -c "printf 'p=1\nq=2\n' | $EKVCTL -s -"
+check "-s applied" 0 $'1\n2' -- $EKVCTL get -n p q
+# export / import round trip of every byte value
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))' > "$T/all.val"
+check "a value of all 256 bytes" 0 "" -- $EKVCTL put --file "$T/all.val" all
+check "a key with = and #" 0 "" -- $EKVCTL put '#k=y ' ' v '
+check "export" 0 "" -- bash -c "$EKVCTL export > '$T/export.txt'"
+check "import into a fresh image" 0 "" -- bash -c "$EKVCTL --image '$T/copy.img' format && $EKVCTL --image '$T/copy.img' import '$T/export.txt'"
+check "import of an export round-trips" 0 "" -- bash -c "$EKVCTL --image '$T/copy.img' export | cmp - '$T/export.txt'"
+check "all bytes survive" 0 "" -- bash -c "$EKVCTL --image '$T/copy.img' get --raw all | cmp - '$T/all.val'"
+check "JSON round trip" 0 "" -- bash -c "$EKVCTL export --json | $EKVCTL --image '$T/copy.img' import --json --replace && $EKVCTL --image '$T/copy.img' export | cmp - '$T/export.txt'"
+check "import --replace deletes other keys" 0 "" -- bash -c "$EKVCTL --image '$T/copy.img' put extra 1 && $EKVCTL --image '$T/copy.img' import --replace < '$T/export.txt' && ! $EKVCTL --image '$T/copy.img' get extra 2>/dev/null"
+printf '{"a": "1",\n "b": 2}\n' > "$T/bad.json"
+check "bad JSON names its line" 2 "" -- $EKVCTL import --json "$T/bad.json"
+grep -q "bad.json:2:" "$T/err" && ok || bad "json error line: $(cat "$T/err")"
+# inspection
+check "stat" 0 "" -- bash -c "$EKVCTL stat | grep -q '^pages: .* used, .* free'"
+check "dump" 0 "" -- bash -c "$EKVCTL dump | grep -q 'put \"serial\" = \"0043\"'"
+check "fsck of a clean image" 0 "" -- bash -c "$EKVCTL fsck | grep -q '0 errors.*clean'"
+cp "$DATA/medium.bin" "$T/m.bin"; chmod u+w "$T/m.bin"
+check "fsck of a Rust image" 0 "" -- bash -c "$EKVCTL --image '$T/m.bin' fsck | grep -q 'clean'"
+default_opts="--page-size 4096 --max-page-count 256 --align 4 --erase-value 0xFF --max-chunk-size 4096 --branching-factor 2 --max-key-size 64 --max-value-size 1024"
+check "probe recognises the Rust images as the default profile" 0 "$default_opts" -- $EKVCTL --image "$T/m.bin" probe
+check "probe: small.bin too" 0 "$default_opts" -- $EKVCTL --image "$T/small.bin" probe
+check "probe: a crc image with 1 KiB pages" 0 "--page-size 1024 --max-page-count 256 --align 4 --erase-value 0xFF --crc --max-chunk-size 4096 --branching-factor 2 --max-key-size 64 --max-value-size 1024" -- $EKVCTL --image "$T/small.img" probe
+head -c 65536 /dev/urandom > "$T/random.img"
+check "probe of random bytes exits 1" 1 "" -- $EKVCTL --image "$T/random.img" probe
+# fsck of damaged images: exit 1 with a summary
+fsck_damaged() { # name image [options]
+	local name=$1 img=$2; shift 2
+	local out rc
+	out=$($EKVCTL --image "$img" "$@" fsck 2>&1); rc=$?
+	if [ $rc = 1 ] && echo "$out" | grep -q "errors.*DAMAGED"; then ok; else bad "fsck $name: rc=$rc $out"; fi
+}
+first_page() { $EKVCTL --image "$1" "${@:2}" dump --files | sed -n 's/.*pages: \([0-9]*\).*/\1/p' | head -1; }
+last_page() { $EKVCTL --image "$1" "${@:2}" dump --files | sed -n 's/.*pages:.* \([0-9]*\)$/\1/p' | head -1; }
+$EKVCTL --image "$T/e.img" --seed 7 format
+for i in $(seq 100 400); do echo "key$i=value-$i"; done | $EKVCTL --image "$T/e.img" -s -
+check "fsck of an image the engine wrote" 0 "" -- bash -c "$EKVCTL --image '$T/e.img' fsck | grep -q clean"
+pg=$(first_page "$T/e.img")
+cp "$T/e.img" "$T/d1.img"; flip "$T/d1.img" $((pg * 4096)) 4
+fsck_damaged "page header flipped" "$T/d1.img"
+cp "$T/e.img" "$T/d2.img"; flip "$T/d2.img" $((pg * 4096 + 30)) 16
+fsck_damaged "records flipped" "$T/d2.img"
+cp "$T/e.img" "$T/d3.img"; flip "$T/d3.img" $(($(last_page "$T/e.img") * 4096 + 12)) 2
+fsck_damaged "broken chain" "$T/d3.img"
+cp "$T/e.img" "$T/d4.img"; truncate -s 1000000 "$T/d4.img"
+fsck_damaged "truncated image" "$T/d4.img"
+cp "$T/e.img" "$T/d5.img"; truncate -s $((128 * 4096)) "$T/d5.img"
+fsck_damaged "image cut to 128 pages" "$T/d5.img"
+check "fsck of an unformatted image" 1 "" -- bash -c "$EKVCTL --image '$T/blank.img' fsck >/dev/null"
+$EKVCTL --image "$T/c.img" --crc format && $EKVCTL --image "$T/c.img" --crc put k "a value that a CRC protects"
+cp "$T/c.img" "$T/d6.img"; flip "$T/d6.img" $(($(first_page "$T/c.img" --crc) * 4096 + 40)) 1
+fsck_damaged "one value byte with --crc" "$T/d6.img" --crc
+check "the engine refuses the damaged chunk too" 4 "" -- $EKVCTL --image "$T/d6.img" --crc get k
+# usage
+check "each command has --help" 0 "" -- bash -c "for c in get put delete list batch export import format stat dump fsck probe devices; do $EKVCTL \$c --help | grep -q Usage || exit 1; done"
+check "-V prints the version" 0 "" -- bash -c "$EKVCTL -V | grep -q '^ekvctl '"
+check "-h prints help" 0 "" -- bash -c "$EKVCTL -h | grep -q 'Commands'"
+check "unknown option of a command" 2 "" -- $EKVCTL get --frobnicate k
+check "put with an odd number of arguments" 2 "" -- $EKVCTL put a
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
