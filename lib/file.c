@@ -327,10 +327,11 @@ static bool file_meta_valid(const struct geom *g, uint32_t page_count, const str
  * Read the meta log of page `meta`.  A chunk that is implausible (bad length,
  * CRC, or an entry that cannot be valid) is a torn append: it and everything
  * after it count as not written.  Fills metas[] (last entry per file wins),
- * *end (where the next chunk would go) and *clean (tail erased).
+ * *end (where the next chunk would go), *clean (tail erased) and *chunks
+ * (valid chunks read).
  */
 static int meta_log_read(struct file_manager *m, uint32_t meta, uint32_t page_count,
-			 struct file_meta *metas, uint32_t *end, bool *clean)
+			 struct file_meta *metas, uint32_t *end, bool *clean, uint32_t *chunks)
 {
 	const struct geom *g = m->g;
 	struct page_reader r;
@@ -342,6 +343,7 @@ static int meta_log_read(struct file_manager *m, uint32_t meta, uint32_t page_co
 	r.lenient = true;
 	int e = page_reader_open(&r, meta, META_MAGIC, hdr, g->meta_hdr_size);
 	bool torn = false;
+	*chunks = 0;
 	while (e >= 0) {
 		e = page_reader_at_eof(&r);
 		if (e != 0)
@@ -368,6 +370,7 @@ static int meta_log_read(struct file_manager *m, uint32_t meta, uint32_t page_co
 			file_meta_decode(buf + i, &fmeta);
 			metas[fmeta.file_id] = fmeta;
 		}
+		(*chunks)++;
 	}
 	if (e >= 0) {
 		e = 0;
@@ -381,22 +384,29 @@ static int meta_log_read(struct file_manager *m, uint32_t meta, uint32_t page_co
 	return e;
 }
 
+/*
+ * Mount the state of one meta page.  *weak is set when the page has no valid
+ * log chunk but is not erased after its header: that is what a stale meta
+ * page looks like after an interrupted erase kept its header (fm_mount).
+ */
 static int mount_candidate(struct file_manager *m, uint32_t meta, uint32_t seq,
-			   uint32_t page_count, uint32_t random)
+			   uint32_t page_count, uint32_t random, bool *weak)
 {
 	const struct geom *g = m->g;
 	struct file_meta metas[MAX_FILE_COUNT];
-	uint32_t end;
+	uint32_t end, chunks;
 	bool clean;
+	*weak = false;
 	if (page_count == 0 || page_count > g->page_count || meta >= page_count)
 		return EKV_ECORRUPT;
 	alloc_reset(&m->alloc, page_count, random);
 	alloc_mark_used(&m->alloc, meta);
 	for (uint32_t i = 0; i < g->file_count; i++)
 		metas[i] = (struct file_meta){.file_id = (uint8_t)i, .last_page = NO_PAGE};
-	int e = meta_log_read(m, meta, page_count, metas, &end, &clean);
+	int e = meta_log_read(m, meta, page_count, metas, &end, &clean, &chunks);
 	if (e < 0)
 		return e;
+	*weak = chunks == 0 && !clean;
 	memset(m->files, 0, sizeof(m->files));
 	struct page_reader r;
 	page_reader_init(&r, g, m->f, 0);
@@ -494,21 +504,47 @@ int fm_mount(struct file_manager *m)
 	 * half-erased into a valid-looking header, a damaged log), fall back to
 	 * the next newest, as the crate's format would have it without the
 	 * damage.  Pages whose page_count differs from the device are tried only
-	 * after all others. */
+	 * after all others.
+	 *
+	 * A "weak" page (no valid log chunk, not erased after the header) is
+	 * tried only after every other page: an interrupted erase of a stale
+	 * meta page leaves exactly that when the header survives, typically
+	 * with a larger seq (bits move towards 0xff) and a log whose first chunk
+	 * no longer parses, which would otherwise mount as an empty database.
+	 * A legitimate newest page looks weak only if its rollover found every
+	 * file empty (a rollover writes its entries before its header) and the
+	 * first append after it was torn; the next-newest page then holds the
+	 * state before that last compaction, which has the same contents, and
+	 * if it does not validate the weak page is used after all. */
 	int first_err = 0;
+	int64_t weak_first = -1;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < n; i++) {
 			bool exact = c[i].page_count == g->page_count;
 			if (exact != (pass == 0))
 				continue;
-			e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random);
-			if (e == 0)
+			bool weak;
+			e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+			if (e == 0 && !weak)
 				goto ok;
+			if (e == 0) {
+				if (weak_first < 0)
+					weak_first = i;
+				continue;
+			}
 			if (e == EKV_EIO || e == EKV_ENOMEM)
 				goto out;
 			if (!first_err)
 				first_err = e;
 		}
+	}
+	if (weak_first >= 0) {
+		bool weak;
+		uint32_t i = (uint32_t)weak_first;
+		e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+		if (e == 0)
+			goto ok;
+		goto out;
 	}
 	e = first_err ? first_err : EKV_ECORRUPT;
 	goto out;
