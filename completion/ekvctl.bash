@@ -77,15 +77,15 @@ _ekvctl()
 
 	local opts=""
 	case $cmd in
-	get) opts="-n --value-only --hex --raw --hex-args --help" ;;
-	put) opts="--file --hex-args --help" ;;
-	delete) opts="--must-exist --hex-args --help" ;;
-	list) opts="--hex --json --keys --from --to --hex-args --help" ;;
-	batch) opts="--hex --help" ;;
-	export) opts="--json --help" ;;
-	import) opts="--json --replace --help" ;;
-	dump) opts="--pages --files --records --help" ;;
-	*) opts="--help" ;;
+	get) opts="-n --value-only --hex --raw --hex-args" ;;
+	put) opts="--file --hex-args" ;;
+	delete) opts="--must-exist --hex-args" ;;
+	list) opts="--hex --json --keys --from --to --hex-args" ;;
+	batch) opts="--hex" ;;
+	export) opts="--json" ;;
+	import) opts="--json --replace" ;;
+	dump) opts="--pages --files --records" ;;
+	*) opts="" ;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts $global" -- "$cur"))
