@@ -1489,9 +1489,15 @@ static int cmd_probe(struct cmd *c)
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if ((o->set | o->from_conf) & (1u << map[i].s))
 			fixed |= map[i].bit;
+	struct ekv_profile hint = o->p;
+	if (o->device) {
+		/* on a device, a page is an erase block */
+		hint.page_size = f->page_size;
+		fixed |= EKV_PROBE_PAGE_SIZE;
+	}
 	struct line_ctx l = {.out = stderr, .quiet = !o->verbose};
 	struct ekv_probe_result res;
-	e = ekv_probe(f, &o->p, fixed, print_line, &l, &res);
+	e = ekv_probe(f, &hint, fixed, print_line, &l, &res);
 	ekv_flash_close(f);
 	if (e < 0)
 		return fail(e, "probe");

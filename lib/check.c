@@ -517,7 +517,7 @@ static int check_file(struct checker *c, uint32_t file, const struct meta_entry 
 	c->res->files++;
 	c->res->payload_bytes += last_seq - me->first_seq;
 	if (dump) {
-		int level, slot;
+		int level = 0, slot = 0;
 		char pages[400];
 		size_t o = 0;
 		for (uint32_t i = 0; i < n && o + 16 < sizeof(pages); i++)
