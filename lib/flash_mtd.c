@@ -15,6 +15,21 @@
  * kernel's <mtd/mtd-user.h>.  Every op is thread-safe: the context is
  * immutable after open and all I/O is positional (pread/pwrite/ioctl).
  *
+ * Change detection between processes (change_token / mark_changed): a
+ * 64-bit commit counter in the first 8 bytes of the lock file (little
+ * endian; an empty file reads 0).  The writer increments it holding the
+ * exclusive lock after each commit; every handle compares it when it takes
+ * the lock, and remounts if it moved.  So a writable opening needs the lock
+ * file open for writing: if it cannot be (someone else's 0644 file), the
+ * open fails with EKV_EPERM rather than leave other processes with stale
+ * state.  /run is a tmpfs: the counter restarts at boot, with no handles.
+ * Tools that write the device without libekv (flashcp, dd) do not count
+ * commits: handles open at that time do not see their change.
+ *
+ * The lock directory is /run/lock/ekv whenever /run/lock exists (or can be
+ * made); only a system without it uses /tmp/ekv-lock.  Every process must
+ * pick the same file, so there is no per-process fallback.
+ *
  * Semantics worth knowing: opening the read-only node /dev/mtdNro implies
  * EKV_MTD_RDONLY.  The lock is flock() on ONE fd per flash object, so it is
  * per handle, not per thread: SH by one thread and UN by another releases it
@@ -59,7 +74,7 @@
 
 struct mtd_ctx {
 	int fd;                  /* the MTD character device */
-	int lock_fd;             /* the lock file (flock) */
+	int lock_fd;             /* the lock file (flock; commit counter) */
 	int index;               /* canonical MTD index */
 	unsigned flags;          /* EKV_MTD_* */
 	bool read_only;
@@ -363,6 +378,53 @@ static int mtd_lock(void *ctx, int op, int timeout_ms)
 	}
 }
 
+/* The commit counter in the lock file (bytes missing from a short file are 0). */
+static int read_counter(const struct mtd_ctx *c, uint64_t *v)
+{
+	uint8_t b[8] = { 0 };
+	ssize_t n;
+
+	do
+		n = pread(c->lock_fd, b, sizeof b, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_code(errno);
+	*v = 0;
+	for (int i = 0; i < 8; i++)
+		*v |= (uint64_t)b[i] << (8 * i);
+	return 0;
+}
+
+static int mtd_change_token(void *ctx, uint64_t *token)
+{
+	return read_counter(ctx, token);
+}
+
+/* Called by the writer holding LOCK_EX after a commit. */
+static int mtd_mark_changed(void *ctx)
+{
+	const struct mtd_ctx *c = ctx;
+	uint8_t b[8];
+	uint64_t v;
+	ssize_t n;
+	int r;
+
+	if (c->read_only)
+		return EKV_EROFS;
+	r = read_counter(c, &v);
+	if (r < 0)
+		return r;
+	v++;
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	do
+		n = pwrite(c->lock_fd, b, sizeof b, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_code(errno);
+	return n == (ssize_t)sizeof b ? 0 : EKV_EIO;
+}
+
 static void mtd_destroy(void *ctx)
 {
 	struct mtd_ctx *c = ctx;
@@ -382,46 +444,65 @@ static const struct ekv_flash_ops mtd_ops = {
 	.erase = mtd_erase,
 	.destroy = mtd_destroy,
 	.lock = mtd_lock,
+	.change_token = mtd_change_token,
+	.mark_changed = mtd_mark_changed,
 };
 
 /* ---- open ---------------------------------------------------------------------- */
 
-/* Open (creating if needed) DIR/mtdN.lock; returns an fd or -errno. */
-static int open_lock_in(const char *dir, int index, bool world_dir)
+/*
+ * Open (creating if needed) DIR/mtdN.lock: read-write, or, for a read-only
+ * opening only, read-only if it is not writable for us (flock and reading
+ * the counter work on O_RDONLY).  Returns an fd or a negative code, with a
+ * message.
+ */
+static int open_lock_in(const char *dir, int index, bool world_dir, bool read_only, char *msg,
+			size_t msg_size)
 {
 	char path[PATH_MAX];
-	int fd;
+	int fd, e;
 
 	if (mkdir(dir, world_dir ? 01777 : 0755) == 0) {
 		if (world_dir)
 			chmod(dir, 01777); /* undo the umask: shared by all users */
 	} else if (errno != EEXIST) {
-		return -errno;
+		e = errno;
+		set_msg(msg, msg_size, "mtd%d: cannot create the lock directory %s: %s", index, dir,
+			strerror(e));
+		return -e;
 	}
 	snprintf(path, sizeof path, "%s/mtd%d.lock", dir, index);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* flock works on O_RDONLY */
-	return fd < 0 ? -errno : fd;
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	if (read_only && (e == EACCES || e == EROFS || e == EPERM)) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			return fd;
+		e = errno;
+	}
+	if (!read_only && (e == EACCES || e == EROFS || e == EPERM)) {
+		set_msg(msg, msg_size,
+			"mtd%d: lock file %s is not writable for this process (%s): a writer "
+			"must count its commits there for the other processes; open read-only "
+			"or fix its permissions",
+			index, path, strerror(e));
+		return EKV_EPERM;
+	}
+	set_msg(msg, msg_size, "mtd%d: cannot open the lock file %s: %s", index, path, strerror(e));
+	return -e;
 }
 
-static int open_lock(int index, char *msg, size_t msg_size)
+/* The lock directory: /run/lock/ekv if /run/lock exists (or can be made). */
+static int open_lock(int index, bool read_only, char *msg, size_t msg_size)
 {
-	int fd;
+	struct stat st;
 
-	if (mkdir("/run/lock", 0755) < 0 && errno != EEXIST)
-		fd = -errno;
-	else
-		fd = open_lock_in(LOCK_DIR, index, false);
-	if (fd >= 0)
-		return fd;
-	fd = open_lock_in(LOCK_DIR_FALLBACK, index, true);
-	if (fd >= 0)
-		return fd;
-	set_msg(msg, msg_size,
-		"mtd%d: cannot open a lock file in " LOCK_DIR " or " LOCK_DIR_FALLBACK ": %s", index,
-		strerror(-fd));
-	return fd;
+	if ((stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode)) ||
+	    mkdir("/run/lock", 0755) == 0 || errno == EEXIST)
+		return open_lock_in(LOCK_DIR, index, false, read_only, msg, msg_size);
+	return open_lock_in(LOCK_DIR_FALLBACK, index, true, read_only, msg, msg_size);
 }
 
 /* The geometry checks; 0 or EKV_ENOTSUP with a message. */
@@ -616,7 +697,7 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 	c->erasesize = mi.erasesize;
 	c->page_count = (uint32_t)(size / mi.erasesize);
 
-	r = open_lock(index, msg, msg_size);
+	r = open_lock(index, read_only, msg, msg_size);
 	if (r < 0)
 		goto fail;
 	c->lock_fd = r;

@@ -785,6 +785,73 @@ static void test_locks(struct ctx *t)
 	end("name-resolves-to-same-index");
 }
 
+/* The commit counter in the lock file: one handle's mark_changed is seen by
+ * every other handle (process) of the same device, by any name. */
+struct token_arg {
+	const char *dev;
+	uint64_t want;
+};
+
+static const char *token_child(void *arg, char *buf, size_t size)
+{
+	const struct token_arg *ta = arg;
+	struct ekv_flash *f = NULL;
+	char msg[256] = "";
+	uint64_t tok = 0;
+	int r = ekv_flash_mtd_open(ta->dev, EKV_MTD_RDONLY, &f, msg, sizeof msg);
+
+	if (r != 0) {
+		snprintf(buf, size, "child open: %d %s", r, msg);
+		return buf;
+	}
+	r = f->ops->change_token(f->ctx, &tok);
+	ekv_flash_close(f);
+	if (r != 0 || tok != ta->want) {
+		snprintf(buf, size, "token in a second process = %llu (r %d), want %llu",
+			 (unsigned long long)tok, r, (unsigned long long)ta->want);
+		return buf;
+	}
+	return NULL;
+}
+
+static void test_change_token(struct ctx *t)
+{
+	struct ekv_flash *w, *r = NULL;
+	struct token_arg ta;
+	char name_dev[200];
+	uint64_t t0 = 0, t1 = 0, t2 = 0;
+
+	snprintf(name_dev, sizeof name_dev, "mtd:%s", t->di.name);
+	begin();
+	w = open_or_fail(t->dev, 0);
+	if (w)
+		r = open_or_fail(name_dev, EKV_MTD_RDONLY);
+	if (w && r) {
+		CHECK(w->ops->change_token && w->ops->mark_changed, "no change_token/mark_changed op");
+		if (w->ops->change_token && w->ops->mark_changed) {
+			CHECK(r->ops->change_token(r->ctx, &t0) == 0, "change_token (read-only)");
+			CHECK(w->ops->lock(w->ctx, EKV_LOCK_EX, 0) == 0, "EX");
+			CHECK(w->ops->mark_changed(w->ctx) == 0, "mark_changed");
+			CHECK(w->ops->lock(w->ctx, EKV_LOCK_UN, 0) == 0, "UN");
+			CHECK(r->ops->change_token(r->ctx, &t1) == 0 && t1 != t0,
+			      "token unchanged after mark_changed (%llu)", (unsigned long long)t1);
+			CHECK(w->ops->change_token(w->ctx, &t2) == 0 && t2 == t1,
+			      "the two handles disagree: %llu vs %llu", (unsigned long long)t2,
+			      (unsigned long long)t1);
+			CHECK(r->ops->mark_changed(r->ctx) == EKV_EROFS,
+			      "mark_changed on a read-only handle");
+			ta.dev = t->dev;
+			ta.want = t1;
+			run_child(token_child, &ta, "token seen by another process");
+		}
+	}
+	ekv_flash_close(r);
+	ekv_flash_close(w);
+	printf("# change token (commit counter in the lock file): %llu -> %llu\n",
+	       (unsigned long long)t0, (unsigned long long)t1);
+	end("change-token-counts-commits-across-handles");
+}
+
 static void test_errors(struct ctx *t)
 {
 	struct ekv_flash *f;
@@ -985,6 +1052,7 @@ int main(int argc, char **argv)
 		test_verify_erased(&t);
 		test_read_only(&t);
 		test_locks(&t);
+		test_change_token(&t);
 		test_errors(&t);
 		test_threads(&t);
 		cleanup_erase(&t);
