@@ -290,6 +290,7 @@ int fm_format(struct file_manager *m)
 		return e;
 	m->meta_page = meta;
 	m->meta_seq = 1;
+	m->seq_floor = 0;
 	m->meta_append_offset = g->ph_size + g->meta_hdr_size;
 	m->meta_clean = true;
 	m->n_pending = 0;
@@ -518,6 +519,7 @@ int fm_mount(struct file_manager *m)
 	 * if it does not validate the weak page is used after all. */
 	int first_err = 0;
 	int64_t weak_first = -1;
+	uint32_t chosen = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < n; i++) {
 			bool exact = c[i].page_count == g->page_count;
@@ -525,6 +527,7 @@ int fm_mount(struct file_manager *m)
 				continue;
 			bool weak;
 			e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+			chosen = i;
 			if (e == 0 && !weak)
 				goto ok;
 			if (e == 0) {
@@ -542,6 +545,7 @@ int fm_mount(struct file_manager *m)
 		bool weak;
 		uint32_t i = (uint32_t)weak_first;
 		e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+		chosen = i;
 		if (e == 0)
 			goto ok;
 		goto out;
@@ -549,6 +553,15 @@ int fm_mount(struct file_manager *m)
 	e = first_err ? first_err : EKV_ECORRUPT;
 	goto out;
 ok:
+	/* Fell back past a newer page: it stays on flash, and could validate
+	 * later (say, once a page it names is written again) and then win a
+	 * mount over every commit made from here.  So the next commit rolls
+	 * over to a meta page numbered above all pages seen. */
+	m->seq_floor = 0;
+	if (chosen != 0) {
+		m->seq_floor = c[0].seq;
+		m->meta_clean = false;
+	}
 	m->dirty = false;
 	m->mounted = true;
 	/* pages of a failed transaction's frees may be referenced by snapshots
@@ -659,8 +672,10 @@ static int meta_rollover(struct file_manager *m)
 {
 	const struct geom *g = m->g;
 	uint32_t page;
-	if (m->meta_seq == UINT32_MAX)
+	uint32_t seq = m->meta_seq > m->seq_floor ? m->meta_seq : m->seq_floor;
+	if (seq == UINT32_MAX)
 		return EKV_ECORRUPT;
+	seq++;
 	int e = fm_allocate(m, &page);
 	if (e < 0)
 		return e;
@@ -682,12 +697,13 @@ static int meta_rollover(struct file_manager *m)
 		goto fail;
 	/* hole A: the header goes last, so the new page is never valid before it
 	 * holds the full state */
-	e = write_meta_header(m, &w, m->meta_seq + 1);
+	e = write_meta_header(m, &w, seq);
 	if (e < 0)
 		goto fail;
 	alloc_free(&m->alloc, m->meta_page);
 	m->meta_page = page;
-	m->meta_seq++;
+	m->meta_seq = seq;
+	m->seq_floor = 0;
 	m->meta_append_offset = w.chunk_offset;
 	m->meta_clean = true;
 	return 0;

@@ -43,6 +43,9 @@ struct file_manager {
 	struct ekv_flash *f;
 	struct file_state files[MAX_FILE_COUNT];
 	uint32_t meta_page, meta_seq;
+	/* mount fell back past a meta page with this (larger) seq: the next
+	 * commit rolls over to a page numbered above it (0: none) */
+	uint32_t seq_floor;
 	uint32_t meta_append_offset; /* where the next log chunk goes */
 	bool meta_clean;             /* bytes from meta_append_offset on are erased */
 	struct alloc alloc;
