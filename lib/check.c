@@ -336,6 +336,13 @@ static int check_records(struct checker *c, uint32_t file, const struct file_sta
 			if (e < 0)
 				break;
 			e = rec_hdr_decode(g, raw, &h);
+			/* the writer leaves the bits above the fields zero: a set one
+			 * is damage (or another key/value size split, for probe) */
+			uint32_t v = 0, used = 1 + g->key_bits + g->value_bits;
+			for (uint32_t i = 0; i < g->rec_hdr_size; i++)
+				v |= (uint32_t)raw[i] << (8 * i);
+			if (e == 0 && used < 32 && (v >> used))
+				e = EKV_ECORRUPT;
 			if (e == EKV_ECORRUPT) {
 				damage(c->rep, "file %u: invalid record header at seq %u", file, at);
 				break;
@@ -1143,7 +1150,9 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		found = false;
 		struct ekv_profile q = p;
 		for (uint32_t kb = 1; kb <= 11 && !found; kb++) {
-			for (uint32_t vb = 1; vb <= 17 && !found; vb++) {
+			/* the widest value field that reads every record: it
+			 * allows the largest values that this header admits */
+			for (uint32_t vb = 17; vb >= 1 && !found; vb--) {
 				if ((fixed & EKV_PROBE_MAX_KEY_SIZE) && kb != size_bits_of(hint->max_key_size))
 					continue;
 				if ((fixed & EKV_PROBE_MAX_VALUE_SIZE) &&

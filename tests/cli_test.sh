@@ -157,6 +157,33 @@ default_opts="--page-size 4096 --max-page-count 256 --align 4 --erase-value 0xFF
 check "probe recognises the Rust images as the default profile" 0 "$default_opts" -- $EKVCTL --image "$T/m.bin" probe
 check "probe: small.bin too" 0 "$default_opts" -- $EKVCTL --image "$T/small.bin" probe
 check "probe: a crc image with 1 KiB pages" 0 "--page-size 1024 --max-page-count 256 --align 4 --erase-value 0xFF --crc --max-chunk-size 4096 --branching-factor 2 --max-key-size 64 --max-value-size 1024" -- $EKVCTL --image "$T/small.img" probe
+# the Rust crate's images under 13 profiles: clean with their options
+# (tests/test_rust_profiles.c); probe finds what the image can tell
+while read -r name opts; do
+	[ -f "$DATA/profiles/$name.bin.gz" ] || continue
+	zcat "$DATA/profiles/$name.bin.gz" > "$T/$name.bin"
+	check "fsck of the Rust image $name" 0 "" -- bash -c "$EKVCTL --image '$T/$name.bin' $opts fsck | grep -q '0 errors, 0 warnings: clean'"
+done <<'PROFILES'
+default --page-size 4096
+crc --crc
+p128 --page-size 128 --max-page-count 32 --max-value-size 16 --scratch-pages 0
+p128crc --page-size 128 --max-page-count 32 --max-value-size 16 --scratch-pages 0 --crc
+p256a1 --page-size 256 --max-page-count 64 --align 1 --max-value-size 128
+p256a2 --page-size 256 --align 2 --scratch-pages 8
+p1024 --page-size 1024 --max-page-count 16 --max-value-size 16 --scratch-pages 0
+e00 --erase-value 0x00
+bf3 --max-page-count 1024 --branching-factor 3
+bf4 --page-size 512 --max-page-count 128 --branching-factor 4
+p65536 --page-size 65536 --max-page-count 32
+c512crc --crc --max-chunk-size 512
+a2e00crc --page-size 2048 --max-page-count 128 --align 2 --erase-value 0x00 --crc
+PROFILES
+if [ -f "$T/e00.bin" ]; then
+	check "probe: erase value 0x00" 0 "${default_opts/0xFF/0x00}" -- $EKVCTL --image "$T/e00.bin" probe
+	check "probe: max chunk size 512 with crc" 0 "--page-size 4096 --max-page-count 256 --align 4 --erase-value 0xFF --crc --max-chunk-size 512 --branching-factor 2 --max-key-size 64 --max-value-size 1024" -- $EKVCTL --image "$T/c512crc.bin" probe
+	check "probe: 128-byte pages, 32 pages, values up to 16" 0 "--page-size 128 --max-page-count 32 --align 4 --erase-value 0xFF --max-chunk-size 4096 --branching-factor 2 --max-key-size 64 --max-value-size 16" -- $EKVCTL --image "$T/p128.bin" probe
+	check "probe: given options are kept" 0 "--page-size 256 --max-page-count 64 --align 1 --erase-value 0xFF --max-chunk-size 4096 --branching-factor 2 --max-key-size 64 --max-value-size 128" -- $EKVCTL --image "$T/p256a1.bin" --align 1 probe
+fi
 head -c 65536 /dev/urandom > "$T/random.img"
 check "probe of random bytes exits 1" 1 "" -- $EKVCTL --image "$T/random.img" probe
 # fsck of damaged images: exit 1 with a summary
