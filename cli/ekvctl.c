@@ -491,7 +491,7 @@ static int open_flash(struct opts *o, enum open_mode mode, struct handle *h)
 					fl, &h->flash);
 		if (e < 0) {
 			fprintf(stderr, "%s: %s: %s\n", prog, o->image, ekv_strerror(e));
-			return e == EKV_EPERM || e == -EACCES ? EXIT_IO : exit_code(e) ? exit_code(e) : EXIT_IO;
+			return e == EKV_EINVAL ? EXIT_USAGE : EXIT_IO;
 		}
 	}
 	return 0;
@@ -1194,10 +1194,10 @@ static int apply_input(struct cmd *c, const char *path, bool json, bool replace)
 	}
 	if (!rc)
 		rc = apply_ops(&h, &s, &pg, c->name);
-	close_db(&h);
-	opset_free(&s);
 	if (!rc && c->o->verbose)
 		fprintf(stderr, "%s: %s: %zu keys written in one transaction\n", prog, name, s.n);
+	close_db(&h);
+	opset_free(&s);
 	return rc;
 }
 
