@@ -1,7 +1,8 @@
 #!/bin/bash
 # install-deps.sh — install what building and testing ekv needs on Debian 12.
 set -eu
-PKGS="meson ninja-build pkg-config gcc libcmocka-dev zlib1g-dev libsystemd-dev libmtd-dev
+PKGS="meson ninja-build pkg-config gcc libcmocka-dev zlib1g-dev libsystemd-dev libmtd-dev scdoc man-db
+      bash-completion systemd
       mtd-utils clang libclang-rt-14-dev python3 qemu-system-x86 busybox-static cpio kmod
       xz-utils zstd binutils"
 missing=""
