@@ -46,6 +46,8 @@ static const char *const setting_names[S_COUNT] = {
 	"scratch-pages", "seed", "wait",
 };
 
+#define READ_WAIT_DEFAULT_MS 5000
+
 struct opts {
 	const char *conf_path;
 	bool conf_explicit;
@@ -497,6 +499,17 @@ static int open_flash(struct opts *o, enum open_mode mode, struct handle *h)
 	return 0;
 }
 
+/* How long to wait for a database another process holds: a writer fails at
+ * once unless --wait is given (like a second fw_setenv); a reader waits a
+ * few seconds by default, because writers hold the lock only for the length
+ * of one transaction. */
+static int busy_wait_ms(const struct opts *o, enum open_mode mode)
+{
+	if ((o->set | o->from_conf) & (1u << S_WAIT))
+		return o->wait_ms;
+	return mode == OPEN_READ ? READ_WAIT_DEFAULT_MS : 0;
+}
+
 static int open_db(struct opts *o, enum open_mode mode, struct handle *h, struct progress *pg)
 {
 	int r = open_flash(o, mode, h);
@@ -519,7 +532,7 @@ static int open_db(struct opts *o, enum open_mode mode, struct handle *h, struct
 	ekv_options_default(&eo);
 	eo.seed = o->seed;
 	eo.seed_set = o->seed_set;
-	eo.busy_timeout_ms = o->wait_ms;
+	eo.busy_timeout_ms = busy_wait_ms(o, mode);
 	eo.read_only = mode == OPEN_READ;
 	int e = ekv_open(f, &h->p, &eo, &h->db);
 	if (e < 0) {
@@ -630,7 +643,7 @@ static struct argp_option global_options[] = {
 	{"quiet", 'q', 0, 0, "No progress bar or notes, only errors", 3},
 	{"seed", OPT_SEED, "N", 0, "Allocator seed (default: random)", 3},
 	{"wait", OPT_WAIT, "SECONDS", OPTION_ARG_OPTIONAL,
-	 "Wait for a busy database (default: fail at once; no value: forever)", 3},
+	 "Wait for a busy database (default: writes fail at once, reads wait 5 s; no value: forever)", 3},
 	{"help", 'h', 0, 0, "Give this help list", -1},
 	{0}};
 
@@ -1374,7 +1387,7 @@ static int lock_shared(struct handle *h, const struct opts *o)
 	const struct ekv_flash_ops *ops = h->flash->ops;
 	if (!ops->lock)
 		return 0;
-	int e = ops->lock(h->flash->ctx, EKV_LOCK_SH, o->wait_ms);
+	int e = ops->lock(h->flash->ctx, EKV_LOCK_SH, busy_wait_ms(o, OPEN_READ));
 	return e < 0 ? fail(e, "lock") : 0;
 }
 
