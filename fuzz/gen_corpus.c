@@ -12,6 +12,7 @@
  * profile, and a few that are mostly power cuts or mostly I/O errors.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,11 @@ int main(int argc, char **argv)
 		{"small.bin", "default"},        {"medium.bin", "default"},
 		{"profiles/p128.bin.gz", "p128"}, {"profiles/p128crc.bin.gz", "p128crc"},
 		{"profiles/p256a1.bin.gz", "p256a1"}, {"profiles/p1024.bin.gz", "p1024"},
+		{"profiles/default.bin.gz", "default"}, {"profiles/crc.bin.gz", "crc"},
+		{"profiles/e00.bin.gz", "e00"},         {"profiles/bf4.bin.gz", "bf4"},
+		{"profiles/p256a2.bin.gz", "p256a2"}, {"profiles/c512crc.bin.gz", "c512crc"},
+		{"profiles/a2e00crc.bin.gz", "a2e00crc"}, {"profiles/p65536.bin.gz", "p65536"},
+		{"profiles/bf3.bin.gz", "bf3"},
 	};
 	for (size_t i = 0; i < sizeof(rust) / sizeof(rust[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", argv[2], rust[i].file);
@@ -174,9 +180,11 @@ int main(int argc, char **argv)
 	}
 	/* our own images, every profile */
 	static const int txs[] = {0, 5, 60, 400};
-	for (uint8_t sel = 0; sel < N_IMAGE_PROFILES; sel++)
+	for (uint8_t sel = 0; sel < N_IMAGE_PROFILES; sel++) {
+		bool big = (size_t)image_profiles[sel].page_size * image_profiles[sel].pages > 65536;
 		for (size_t i = 0; i < sizeof(txs) / sizeof(txs[0]); i++, count++)
-			own_image(img_dir, sel, sel == 4 && txs[i] > 60 ? 150 : txs[i]);
+			own_image(img_dir, sel, big && txs[i] > 60 ? 150 : txs[i]);
+	}
 
 	/* operation streams: byte 0 selects the profile */
 	for (uint8_t sel = 0; sel < N_OPS_PROFILES; sel++) {

@@ -32,7 +32,7 @@ run_one() {
 	seeds="$bld/fuzz/corpus/$t"
 	[ -d "$src/fuzz/regressions/$t" ] && seeds="$src/fuzz/regressions/$t $seeds"
 	extra=
-	[ "$t" = fuzz_image ] && extra=-max_len=1048577
+	[ "$t" = fuzz_image ] && extra=-max_len=4194305
 	# shellcheck disable=SC2086
 	"$bld/fuzz/$t" "$w/corpus" $seeds -max_total_time="$secs" -timeout=1 \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$w/artifacts/" \

@@ -23,18 +23,19 @@
  *        4. recovery writes (two transactions, two compaction steps) on the
  *           recovered image, with a second power cut after a random number
  *           of ops; after a remount the same all-or-nothing rule holds;
- *        5. afterwards a new multi-key transaction and compaction steps to
- *           the end succeed and leave exactly the expected state.
+ *        5. afterwards a new multi-key transaction and up to three
+ *           compaction steps succeed and leave exactly the expected state.
  *   States are compared by an order-independent 64-bit hash of the (key,
  *   value) pairs; the scan also checks that keys come in ascending order.
  *
- * Schedule: a pass cuts every op of every workload once; passes 0 and 1
- * together cut each op clean and torn, each later pass adds a torn variant
- * with new random choices (see job_cuts).  The default set is DEFAULT_PASSES
- * passes; --cuts N runs exactly the first N
- * cuts of that (unbounded) schedule; --budget S stops after S seconds.
- * Workers take (pass, workload) jobs in schedule order, so a time-limited run
- * covers every workload before it repeats any.
+ * Schedule: a pass cuts every op of every workload: critical ops (erases,
+ * headers, programs into meta pages) four times, the others once (see
+ * job_cuts); passes 0 and 1 together cut every op clean and torn, later
+ * passes add torn variants with new random choices.  The default set is
+ * DEFAULT_PASSES passes; --cuts N runs exactly the first N cuts of that
+ * (unbounded) schedule; --budget S stops after S seconds.  Workers take jobs
+ * (pass, slice of the log, workload) in schedule order, so a time-limited
+ * run covers every workload and the whole log before it repeats any.
  *
  * Output: one line per workload, then exactly "powercut: N cuts, V violations"
  * (N = simulated power cuts of recorded images; second cuts during recovery
@@ -52,7 +53,7 @@
 
 #include "ekv.h"
 
-#define DEFAULT_PASSES 20
+#define DEFAULT_PASSES 24
 #define MAX_REPORTED 40
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -178,6 +179,7 @@ enum { OP_PROG = 1, OP_ERASE = 2 };
 
 struct op {
 	uint8_t kind;
+	bool critical; /* an erase, a header, or a program into a meta page */
 	uint32_t page, off, len;
 	size_t data; /* offset in the arena (programs) */
 };
@@ -196,7 +198,8 @@ struct workload {
 	size_t n_steps;
 	size_t *ack;
 	uint64_t *state;
-	uint32_t programs, erases, rollovers, enospc, compactions;
+	uint32_t programs, erases, rollovers, enospc, compactions, critical;
+	uint32_t header_end; /* page header + the larger of meta and data header */
 	/* results */
 	atomic_uint_fast64_t cuts, second_cuts, violations;
 	bool bad; /* the recording itself failed */
@@ -230,8 +233,8 @@ static void program(uint8_t *dst, const uint8_t *src, uint32_t len, uint8_t ev)
 			dst[i] |= src[i];
 }
 
-static void log_op(struct workload *w, uint8_t kind, uint32_t page, uint32_t off,
-		   const uint8_t *data, uint32_t len)
+static void log_op(struct workload *w, const uint8_t *pg, uint8_t kind, uint32_t page,
+		   uint32_t off, const uint8_t *data, uint32_t len)
 {
 	if (w->n_ops == w->cap_ops) {
 		w->cap_ops = w->cap_ops ? 2 * w->cap_ops : 4096;
@@ -240,7 +243,12 @@ static void log_op(struct workload *w, uint8_t kind, uint32_t page, uint32_t off
 			exit(2);
 	}
 	struct op *o = &w->ops[w->n_ops++];
-	*o = (struct op){kind, page, off, len, w->n_arena};
+	/* pg: the page before the op; a meta page starts with its magic and id */
+	bool meta = pg[0] == 0xde && pg[1] == 0xbc && pg[2] == 0x81 && pg[3] == 0x1d &&
+		    pg[4] == (uint8_t)page && pg[5] == (uint8_t)(page >> 8);
+	*o = (struct op){kind, kind == OP_ERASE || off < w->header_end || meta, page, off, len,
+			 w->n_arena};
+	w->critical += o->critical;
 	if (kind == OP_PROG) {
 		if (w->n_arena + len > w->cap_arena) {
 			w->cap_arena = (w->cap_arena + len) * 2;
@@ -263,18 +271,20 @@ static void log_op(struct workload *w, uint8_t kind, uint32_t page, uint32_t off
 static int rec_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
 {
 	struct recflash *r = ctx;
-	program(r->img + (size_t)page * r->fl.page_size + off, buf, len, r->fl.erase_value);
+	uint8_t *pg = r->img + (size_t)page * r->fl.page_size;
 	if (r->on)
-		log_op(r->w, OP_PROG, page, off, buf, len);
+		log_op(r->w, pg, OP_PROG, page, off, buf, len);
+	program(pg + off, buf, len, r->fl.erase_value);
 	return 0;
 }
 
 static int rec_erase(void *ctx, uint32_t page)
 {
 	struct recflash *r = ctx;
-	memset(r->img + (size_t)page * r->fl.page_size, r->fl.erase_value, r->fl.page_size);
+	uint8_t *pg = r->img + (size_t)page * r->fl.page_size;
 	if (r->on)
-		log_op(r->w, OP_ERASE, page, 0, NULL, 0);
+		log_op(r->w, pg, OP_ERASE, page, 0, NULL, 0);
+	memset(pg, r->fl.erase_value, r->fl.page_size);
 	return 0;
 }
 
@@ -524,6 +534,11 @@ static void record_workload(struct workload *w, const struct spec *s)
 		return;
 	}
 	w->img_size = (size_t)s->page_size * s->page_count;
+	struct ekv_geometry geo;
+	ekv_profile_geometry(&w->p, &geo);
+	w->header_end = geo.page_header_size + (geo.meta_header_size > geo.data_header_size
+							? geo.meta_header_size
+							: geo.data_header_size);
 	struct recflash rf = {
 		.fl = {.ops = &rec_ops, .page_size = s->page_size, .page_count = s->page_count,
 		       .write_size = 1, .erase_value = s->erase_value},
@@ -1003,9 +1018,14 @@ out:
 
 /* ---- schedule ------------------------------------------------------------------------ */
 
+/* A job: the cut points k of one workload with k % SLICES == slice, in one
+ * pass.  Jobs go pass by pass, slice by slice, workload by workload, so a
+ * time-limited run spreads evenly over the workloads and the log. */
+#define SLICES 4
+
 struct job {
 	struct workload *w;
-	uint32_t pass;
+	uint32_t pass, slice;
 	uint64_t limit; /* cuts to run in this job */
 };
 
@@ -1017,19 +1037,29 @@ static atomic_bool time_up;
 static atomic_uint_fast64_t total_cuts, total_second;
 
 /*
- * One cut per op and pass.  Passes 0 and 1 together cut every op once clean
- * (op not applied) and once torn (alternating between the two passes, so
- * that each pass alone already covers every region of the log both ways);
- * pass p >= 2 is torn variant p.  Pass 0 also cuts after the last op.
+ * Cuts per pass.  Critical ops (erases, page and data headers, programs into
+ * a meta page: where the holes were) get four cuts per pass: in pass 0 clean
+ * and three torn variants, later four more torn variants.  Other ops (data
+ * bytes of pages nothing references yet) get one: passes 0 and 1 together
+ * cut each once clean and once torn, alternating between the two passes so
+ * that each pass alone covers every region of the log both ways; pass
+ * p >= 2 adds torn variant p.  Pass 0 also cuts after the last op.
  */
-static uint64_t job_cuts(const struct workload *w, uint32_t pass)
+#define CRITICAL_CUTS 4
+
+static uint64_t job_cuts(const struct workload *w, uint32_t pass, uint32_t slice)
 {
-	return pass == 0 ? w->n_ops + 1 : w->n_ops;
+	uint64_t n = 0;
+	for (size_t k = slice; k < w->n_ops; k += SLICES)
+		n += w->ops[k].critical ? CRITICAL_CUTS : 1;
+	return n + (pass == 0 && w->n_ops % SLICES == slice);
 }
 
 /* -1: clean cut; t >= 0: torn variant t (see apply_torn) */
-static int cut_variant(size_t k, uint32_t pass)
+static int cut_variant(size_t k, bool critical, uint32_t pass, int vi)
 {
+	if (critical)
+		return pass == 0 ? vi - 1 : (int)(CRITICAL_CUTS * pass) + vi - 1;
 	if (pass == 0)
 		return k % 2 ? 0 : -1;
 	if (pass == 1)
@@ -1085,21 +1115,24 @@ static void run_job(struct worker *wk, const struct job *j)
 	for (size_t k = 0; k <= w->n_ops && done < j->limit; k++) {
 		if (k > 0)
 			apply_op(wk->v.base, w, &w->ops[k - 1]);
+		if (k % SLICES != j->slice)
+			continue;
 		while (acked < w->n_steps && w->ack[acked] <= k)
 			acked++;
 		uint64_t lo = w->state[acked];
 		uint64_t hi = acked < w->n_steps ? w->state[acked + 1] : lo;
 		if (k == w->n_ops && j->pass != 0)
 			break;
-		{
+		bool crit = k < w->n_ops && w->ops[k].critical;
+		for (int vi = 0; vi < (crit ? CRITICAL_CUTS : 1) && done < j->limit; vi++) {
 			if (atomic_load_explicit(&time_up, memory_order_relaxed))
 				return;
 			if ((done & 15) == 0 && now_s() > deadline) {
 				atomic_store(&time_up, true);
 				return;
 			}
-			int t = k == w->n_ops ? -1 : cut_variant(k, j->pass);
-			uint64_t seed = mix3(w->s->seed, k, j->pass);
+			int t = k == w->n_ops ? -1 : cut_variant(k, crit, j->pass, vi);
+			uint64_t seed = mix3(w->s->seed, k, (uint64_t)j->pass * 8 + (uint64_t)vi);
 			ovl_reset(&wk->v);
 			wk->v.rng = seed ^ 0x1234;
 			if (t >= 0 && k < w->n_ops) {
@@ -1204,24 +1237,27 @@ int main(int argc, char **argv)
 	uint64_t per_pass = 0;
 	for (size_t i = 0; i < N_SPECS; i++)
 		if (!workloads[i].bad && (!only || !strcmp(only, specs[i].name)))
-			per_pass += job_cuts(&workloads[i], 1);
+			for (uint32_t sl = 0; sl < SLICES; sl++)
+				per_pass += job_cuts(&workloads[i], 1, sl);
 	uint32_t passes = DEFAULT_PASSES;
 	if (max_cuts && per_pass)
 		passes = (uint32_t)(max_cuts / per_pass + 2);
-	jobs = calloc((size_t)passes * N_SPECS + 1, sizeof(*jobs));
+	jobs = calloc((size_t)passes * SLICES * N_SPECS + 1, sizeof(*jobs));
 	uint64_t scheduled = 0;
 	for (uint32_t p = 0; p < passes && n_sel; p++) {
-		for (size_t i = 0; i < N_SPECS; i++) {
-			struct workload *w = &workloads[i];
-			if (w->bad || (only && strcmp(only, specs[i].name)))
-				continue;
-			uint64_t c = job_cuts(w, p);
-			if (max_cuts && scheduled + c > max_cuts)
-				c = max_cuts - scheduled;
-			if (c == 0)
-				break;
-			jobs[n_jobs++] = (struct job){w, p, c};
-			scheduled += c;
+		for (uint32_t sl = 0; sl < SLICES; sl++) {
+			for (size_t i = 0; i < N_SPECS; i++) {
+				struct workload *w = &workloads[i];
+				if (w->bad || (only && strcmp(only, specs[i].name)))
+					continue;
+				uint64_t c = job_cuts(w, p, sl);
+				if (max_cuts && scheduled + c > max_cuts)
+					c = max_cuts - scheduled;
+				if (c == 0)
+					continue;
+				jobs[n_jobs++] = (struct job){w, p, sl, c};
+				scheduled += c;
+			}
 		}
 	}
 	printf("powercut: %zu workloads recorded in %.1f s; %" PRIu64
@@ -1240,11 +1276,12 @@ int main(int argc, char **argv)
 		if (only && strcmp(only, s->name))
 			continue;
 		printf("workload %-18s %5ux%-3u align %u erase 0x%02x crc %-3s: %6zu ops "
-		       "(%u erases), %3zu steps (%u compactions, %u refused full), %3u meta "
-		       "rollovers; %7" PRIu64 " cuts, %6" PRIu64 " second cuts, %" PRIu64
-		       " violations%s\n",
+		       "(%u erases, %u critical), %3zu steps (%u compaction steps, %u refused "
+		       "full), %3u meta rollovers; %7" PRIu64 " cuts, %6" PRIu64
+		       " second cuts, %" PRIu64 " violations%s\n",
 		       s->name, s->page_size, s->page_count, s->align, s->erase_value,
-		       s->crc ? "on" : "off", w->n_ops, w->erases, w->n_steps, w->compactions,
+		       s->crc ? "on" : "off", w->n_ops, w->erases, w->critical, w->n_steps,
+		       w->compactions,
 		       w->enospc, w->rollovers, (uint64_t)w->cuts, (uint64_t)w->second_cuts,
 		       (uint64_t)w->violations, w->bad ? " (RECORDING FAILED)" : "");
 	}

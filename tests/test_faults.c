@@ -9,7 +9,8 @@
  *           append that commits it is durable (a cut there: Corrupted);
  *   torn commit record, I/O errors during a rollover, abort then remount,
  *   cursors across a compaction, interrupted erase of a stale meta page,
- *   and injected I/O errors (one-shot and sticky) on reads, programs and
+ *   a newer meta page rejected at mount that must not win later, and
+ *   injected I/O errors (one-shot and sticky) on reads, programs and
  *   erases: never a crash, never a lost acknowledged transaction.
  *
  * Each cut test replays one transaction from the same image with a power cut
