@@ -216,18 +216,24 @@ int fm_allocate(struct file_manager *m, uint32_t *page)
 	}
 }
 
-static int pending_add(struct file_manager *m, uint32_t page)
+/* Append to a growable array of page ids. */
+static int pages_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page)
 {
-	if (m->n_pending == m->cap_pending) {
-		uint32_t cap = m->cap_pending ? m->cap_pending * 2 : 16;
-		uint32_t *p = realloc(m->pending, cap * sizeof(*p));
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 16;
+		uint32_t *p = realloc(*a, c * sizeof(*p));
 		if (!p)
 			return EKV_ENOMEM;
-		m->pending = p;
-		m->cap_pending = cap;
+		*a = p;
+		*cap = c;
 	}
-	m->pending[m->n_pending++] = page;
+	(*a)[(*n)++] = page;
 	return 0;
+}
+
+static int pending_add(struct file_manager *m, uint32_t page)
+{
+	return pages_push(&m->pending, &m->n_pending, &m->cap_pending, page);
 }
 
 static void meta_header_encode(const struct file_manager *m, uint32_t seq, uint8_t *out)
@@ -1044,16 +1050,7 @@ int file_searcher_seek(struct file_searcher *s, bool right)
 
 static int writer_track(struct file_writer *w, uint32_t page)
 {
-	if (w->n_pages == w->cap_pages) {
-		uint32_t cap = w->cap_pages ? w->cap_pages * 2 : 16;
-		uint32_t *p = realloc(w->pages, cap * sizeof(*p));
-		if (!p)
-			return EKV_ENOMEM;
-		w->pages = p;
-		w->cap_pages = cap;
-	}
-	w->pages[w->n_pages++] = page;
-	return 0;
+	return pages_push(&w->pages, &w->n_pages, &w->cap_pages, page);
 }
 
 static int writer_new_page(struct file_writer *w, struct file_manager *m, uint32_t *page)
