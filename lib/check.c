@@ -636,17 +636,6 @@ static int view_init(struct ekv_flash *vf, struct view *v, struct ekv_flash *bas
 
 /* ---- the whole check ---------------------------------------------------------- */
 
-struct meta_candidate {
-	uint32_t page, seq, page_count;
-};
-
-static int cand_cmp(const void *a, const void *b)
-{
-	const struct meta_candidate *x = a, *y = b;
-	if (x->seq != y->seq)
-		return x->seq > y->seq ? -1 : 1;
-	return x->page < y->page ? -1 : x->page > y->page;
-}
 
 #define WHAT_RECORDS 0x100 /* check records (probe's structural pass leaves them out) */
 
@@ -773,7 +762,7 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 	res->meta_candidates = n_cand;
 	/* the engine's order: newest first, pages formatted for this page count
 	 * before others */
-	qsort(cand, n_cand, sizeof(*cand), cand_cmp);
+	qsort(cand, n_cand, sizeof(*cand), meta_candidate_cmp);
 	struct meta_candidate *newest = &cand[0];
 	for (uint32_t i = 0; i < n_cand; i++) {
 		if (cand[i].page_count == g.page_count) {

@@ -467,11 +467,8 @@ static int mount_candidate(struct file_manager *m, uint32_t meta, uint32_t seq,
 	return 0;
 }
 
-struct meta_candidate {
-	uint32_t page, seq, page_count;
-};
-
-static int cand_cmp(const void *a, const void *b)
+/* newest first: higher seq, then (the crate's tie rule) lower page index */
+int meta_candidate_cmp(const void *a, const void *b)
 {
 	const struct meta_candidate *x = a, *y = b;
 	if (x->seq != y->seq)
@@ -505,7 +502,7 @@ int fm_mount(struct file_manager *m)
 		e = EKV_ENOFMT;
 		goto out;
 	}
-	qsort(c, n, sizeof(*c), cand_cmp);
+	qsort(c, n, sizeof(*c), meta_candidate_cmp);
 	uint32_t random = fm_random(m);
 	/* The newest valid meta page wins.  If it fails validation (a page
 	 * half-erased into a valid-looking header, a damaged log), fall back to

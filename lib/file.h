@@ -66,6 +66,13 @@ struct file_manager {
 	void (*on_publish)(void *ctx, const uint32_t *freed, uint32_t n);
 };
 
+/* A valid meta page found by a scan; sorted newest first by
+ * meta_candidate_cmp (the order mount tries them in). */
+struct meta_candidate {
+	uint32_t page, seq, page_count;
+};
+int meta_candidate_cmp(const void *a, const void *b);
+
 int fm_init(struct file_manager *m, const struct geom *g, struct ekv_flash *f, uint32_t seed);
 void fm_destroy(struct file_manager *m);
 int fm_format(struct file_manager *m);
