@@ -21,6 +21,7 @@ struct cursor_file {
 };
 
 struct ekv_cursor {
+	struct remote *remote; /* first, as in ekv_db */
 	ekv_db *db;
 	struct snapshot *s;
 	bool has_end;
@@ -134,6 +135,7 @@ fail:
 int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
 		    size_t end_len, ekv_cursor **out)
 {
+	if (rtx && rtx->remote) return remote_cursor_open(rtx, start, start_len, end, end_len, out);
 	if (!rtx || !out)
 		return EKV_EINVAL;
 	return cursor_open(rtx, start, start_len, end, end_len, end != NULL, out);
@@ -142,6 +144,7 @@ int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const voi
 int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 			   ekv_cursor **out)
 {
+	if (rtx && rtx->remote) return remote_cursor_open_prefix(rtx, prefix, prefix_len, out);
 	if (!rtx || !out || (!prefix && prefix_len))
 		return EKV_EINVAL;
 	if (prefix_len > rtx->db->g.max_key)
@@ -162,6 +165,7 @@ int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
 		    size_t value_cap, size_t *value_len)
 {
+	if (c && c->remote) return remote_cursor_next(c, key, key_cap, key_len, value, value_cap, value_len);
 	if (!c)
 		return EKV_EINVAL;
 	/* each round consumes at least one record of some file */
@@ -226,6 +230,7 @@ int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, v
 
 void ekv_cursor_close(ekv_cursor *c)
 {
+	if (c && c->remote) { remote_cursor_close(c); return; }
 	if (!c)
 		return;
 	for (uint32_t i = 0; i < c->n; i++)

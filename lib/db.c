@@ -368,6 +368,7 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 
 void ekv_close(ekv_db *db)
 {
+	if (db && db->remote) { remote_close(db); return; }
 	if (!db)
 		return;
 	/* snapshots still referenced by open transactions are the caller's bug;
@@ -387,6 +388,7 @@ void ekv_close(ekv_db *db)
 
 int ekv_format(ekv_db *db)
 {
+	if (db && db->remote) return remote_format(db);
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
 	int e = writer_acquire(db);
@@ -416,6 +418,7 @@ static int ensure_mounted_writer(ekv_db *db)
 
 int ekv_mount(ekv_db *db)
 {
+	if (db && db->remote) return remote_mount(db);
 	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
@@ -447,6 +450,7 @@ static int ensure_snapshot(ekv_db *db)
 
 int ekv_stat(ekv_db *db, struct ekv_stat *st)
 {
+	if (db && db->remote) return remote_stat(db, st);
 	memset(st, 0, sizeof(*st));
 	int e = db_lock_shared(db);
 	if (e < 0)
@@ -490,6 +494,7 @@ int ekv_stat(ekv_db *db, struct ekv_stat *st)
 
 int ekv_rtx_begin(ekv_db *db, ekv_rtx **out)
 {
+	if (db && db->remote) return remote_rtx_begin(db, out);
 	*out = NULL;
 	ekv_rtx *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -519,6 +524,7 @@ int ekv_rtx_begin(ekv_db *db, ekv_rtx **out)
 
 void ekv_rtx_end(ekv_rtx *t)
 {
+	if (t && t->remote) { remote_rtx_end(t); return; }
 	if (!t)
 		return;
 	page_reader_free(&t->pr);
@@ -530,6 +536,7 @@ void ekv_rtx_end(ekv_rtx *t)
 int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t value_cap,
 		size_t *value_len)
 {
+	if (t && t->remote) return remote_rtx_get(t, key, key_len, value, value_cap, value_len);
 	size_t vlen = 0;
 	if (!t || (!key && key_len) || (!value && value_cap))
 		return EKV_EINVAL;
@@ -545,6 +552,7 @@ int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t
 /* ---- write transactions --------------------------------------------------- */
 
 struct ekv_wtx {
+	struct remote *remote; /* first, as in ekv_db */
 	ekv_db *db;
 	struct rec_wtx rt;
 	bool canceled;
@@ -552,6 +560,7 @@ struct ekv_wtx {
 
 int ekv_wtx_begin(ekv_db *db, ekv_wtx **out)
 {
+	if (db && db->remote) return remote_wtx_begin(db, out);
 	*out = NULL;
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
@@ -593,16 +602,19 @@ static int wtx_write(ekv_wtx *tx, const void *key, size_t klen, const void *valu
 
 int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len)
 {
+	if (tx && tx->remote) return remote_wtx_put(tx, key, key_len, value, value_len);
 	return wtx_write(tx, key, key_len, value ? value : "", value_len, false);
 }
 
 int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
 {
+	if (tx && tx->remote) return remote_wtx_delete(tx, key, key_len);
 	return wtx_write(tx, key, key_len, "", 0, true);
 }
 
 int ekv_wtx_commit(ekv_wtx *tx)
 {
+	if (tx && tx->remote) return remote_wtx_commit(tx);
 	if (!tx)
 		return EKV_EINVAL;
 	ekv_db *db = tx->db;
@@ -616,6 +628,7 @@ int ekv_wtx_commit(ekv_wtx *tx)
 
 void ekv_wtx_abort(ekv_wtx *tx)
 {
+	if (tx && tx->remote) { remote_wtx_abort(tx); return; }
 	if (!tx)
 		return;
 	rec_wtx_discard(&tx->db->en, &tx->rt);
@@ -625,6 +638,7 @@ void ekv_wtx_abort(ekv_wtx *tx)
 
 int ekv_compact(ekv_db *db)
 {
+	if (db && db->remote) return remote_compact(db);
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
 	int e = writer_acquire(db);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "record.h"
+#include "remote.h"
 
 struct snapshot {
 	unsigned refs;
@@ -23,6 +24,7 @@ struct limbo_entry {
 };
 
 struct ekv_db {
+	struct remote *remote; /* first: non-NULL for a handle served by ekvd (remote.h) */
 	struct geom g;
 	struct ekv_flash *f;
 	struct ekv_options o;
@@ -50,6 +52,7 @@ int db_lock_shared(ekv_db *db);
 void db_unlock_shared(ekv_db *db);
 
 struct ekv_rtx {
+	struct remote *remote; /* first, as in ekv_db */
 	ekv_db *db;
 	struct snapshot *s;
 	struct page_reader pr;

@@ -341,6 +341,48 @@ struct ekv_probe_result {
 int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixed,
 	      ekv_line_fn log, void *ctx, struct ekv_probe_result *out);
 
+/* ---- remote handles (ekvd) ---- */
+
+/*
+ * A handle on the database that ekvd(8) serves over a Unix socket.  Every
+ * call above that takes an ekv_db, ekv_rtx, ekv_wtx or ekv_cursor works on
+ * it as on a local handle, from many threads (each transaction uses its own
+ * connection from a small pool), with the daemon's engine's snapshots and
+ * results.  ekv_format is served (EKV_EBUSY while other clients hold
+ * snapshots); ekvd refuses writes, format and compact of a peer in its
+ * read-only group with EKV_EPERM.  A lost or timed-out connection gives
+ * EKV_EIO (the outcome of a commit in flight is then unknown); a transaction
+ * the daemon ended (shutdown, idle timeout) gives EKV_ECANCELED.  Close it
+ * with ekv_close().  The flash functions and ekv_open do not apply.
+ */
+#define EKV_DEFAULT_SOCKET "/run/ekv/ekv.sock"
+
+struct ekv_connect_options {
+	int busy_timeout_ms;     /* wait for the writer (ekv_wtx_begin, format, compact),
+				    then EKV_EBUSY; <0 forever; default 5000 */
+	int io_timeout_ms;       /* wait this much longer for any reply before EKV_EIO;
+				    <0 forever; default 30000 */
+	bool read_only;          /* refuse writes here with EKV_EROFS, like ekv_options */
+	uint32_t max_frame_size; /* largest reply frame accepted; 0: 1 MiB */
+};
+void ekv_connect_options_default(struct ekv_connect_options *o);
+
+/* Connect to ekvd at socket_path (NULL: $EKV_SOCKET, else EKV_DEFAULT_SOCKET);
+ * o == NULL: defaults.  EKV_EIO if no daemon listens there, EKV_EPERM if
+ * the socket's permissions refuse us, EKV_EBUSY if ekvd has its maximum of
+ * clients, EKV_EPROTO if it speaks another protocol version. */
+int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ekv_db **out);
+
+/* What the daemon of a remote handle serves; EKV_EINVAL for a local handle. */
+struct ekv_remote_info {
+	struct ekv_profile profile; /* of the database ekvd opened (size buffers by it) */
+	bool read_only;             /* ekvd refuses this process's writes (EKV_EPERM) */
+	uint32_t max_frame_size;    /* largest frame ekvd accepts */
+	char database[1025];        /* "image:/abs/path" or "device:DEV" */
+	char name[1025];            /* its ekv.conf section, or "" if given by options */
+};
+int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * proto.h — the ekvd wire protocol, as specified in docs/PROTOCOL.md: the
+ * frame header and the payload of every request and reply, encoded and
+ * decoded.  Shared by the client (remote.c) and the daemon (daemon/).
+ *
+ * Owns: the byte layout and the validation of single frames (every length
+ * checked against the bytes actually present, every reserved field zero).
+ * Must never: do I/O, allocate, keep state between frames, or judge whether
+ * a request makes sense in the connection's state (the daemon's session
+ * does that) — decoding a frame is a pure function of its bytes.
+ */
+#ifndef EKV_PROTO_H
+#define EKV_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ekv.h"
+
+#define PROTO_VERSION 1
+#define PROTO_HEADER_SIZE 12
+/* Frame size limits (header included).  The default suits every profile:
+ * the largest single pair is 1024 + 65536 bytes. */
+#define PROTO_DEFAULT_MAX_FRAME (256u * 1024u)
+#define PROTO_MIN_MAX_FRAME 4096u
+#define PROTO_HARD_MAX_FRAME (64u * 1024u * 1024u)
+#define PROTO_MAX_TEXT 1024u /* error messages, database names */
+/* Overhead of a cursor batch reply around its pairs, and per pair. */
+#define PROTO_BATCH_OVERHEAD (PROTO_HEADER_SIZE + 12u)
+#define PROTO_PAIR_OVERHEAD 8u
+
+/* Frame types: requests below 0x80, replies 0x80 and up. */
+enum proto_type {
+	PROTO_HELLO = 0x01,
+	PROTO_STAT = 0x02,
+	PROTO_MOUNT = 0x03,
+	PROTO_FORMAT = 0x04,
+	PROTO_COMPACT = 0x05,
+	PROTO_RTX_BEGIN = 0x10,
+	PROTO_RTX_END = 0x11, /* no reply */
+	PROTO_GET = 0x12,
+	PROTO_CURSOR_OPEN = 0x20,
+	PROTO_CURSOR_NEXT = 0x21,
+	PROTO_CURSOR_CLOSE = 0x22, /* no reply */
+	PROTO_WTX_BEGIN = 0x30,
+	PROTO_PUT = 0x31,
+	PROTO_DELETE = 0x32,
+	PROTO_COMMIT = 0x33,
+	PROTO_ABORT = 0x34, /* no reply */
+	PROTO_OK = 0x80,
+	PROTO_ERROR = 0x81,
+};
+
+/* HELLO flags */
+#define PROTO_HELLO_READ_ONLY 0x1u /* reply: this peer may only read */
+
+/* CURSOR_OPEN flags */
+#define PROTO_CURSOR_HAS_START 0x1u
+#define PROTO_CURSOR_HAS_END 0x2u
+#define PROTO_CURSOR_PREFIX 0x4u /* start is a prefix; no end */
+
+/* Cursor batch status */
+#define PROTO_BATCH_MORE 0 /* the cursor has (or may have) more pairs */
+#define PROTO_BATCH_END 1  /* the cursor reached its end and is closed */
+
+/* Request id 0 is never used by a client: an ERROR frame with id 0 is the
+ * daemon's farewell (shutdown, idle timeout, too many clients). */
+#define PROTO_ID_NONE 0u
+
+struct proto_header {
+	uint32_t payload_len;
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t id;
+};
+
+struct proto_bytes {
+	const uint8_t *p;
+	uint32_t len;
+};
+
+/* A decoded request; byte strings point into the frame's payload. */
+struct proto_request {
+	uint8_t type;
+	uint32_t id;
+	uint32_t max_frame;  /* HELLO: largest frame the client accepts */
+	int32_t timeout_ms;  /* WTX_BEGIN, COMPACT, FORMAT: wait for the writer; <0 forever */
+	uint32_t flags;      /* CURSOR_OPEN: PROTO_CURSOR_* */
+	uint32_t cursor_id;  /* CURSOR_NEXT, CURSOR_CLOSE */
+	uint32_t max_pairs;  /* CURSOR_OPEN, CURSOR_NEXT: batch size wanted (>= 1) */
+	struct proto_bytes key, value; /* GET/DELETE: key; PUT: both; CURSOR_OPEN: start, end */
+};
+
+/* HELLO reply */
+struct proto_hello {
+	uint32_t max_frame; /* largest frame the daemon accepts */
+	uint32_t flags;     /* PROTO_HELLO_* */
+	struct ekv_profile profile;
+	struct proto_bytes database; /* "image:PATH" or "device:DEV" */
+	struct proto_bytes name;     /* config section name, or empty */
+};
+
+/* Cursor batch reply: header fields, then count pairs to walk with
+ * proto_batch_next(). */
+struct proto_batch {
+	uint32_t cursor_id;
+	int32_t status; /* PROTO_BATCH_MORE, PROTO_BATCH_END, or an EKV_E* after the pairs */
+	uint32_t count;
+	const uint8_t *pairs;
+	size_t pairs_len, off;
+	uint32_t seen;
+};
+
+/* An output buffer of fixed capacity; overflow is sticky and reported by
+ * proto_frame_end(), so encoders need not check every append. */
+struct proto_writer {
+	uint8_t *p;
+	size_t cap, len;
+	size_t frame_start;
+	bool overflow;
+};
+
+void proto_writer_init(struct proto_writer *w, uint8_t *buf, size_t cap);
+void proto_put_u8(struct proto_writer *w, uint8_t v);
+void proto_put_u16(struct proto_writer *w, uint16_t v);
+void proto_put_u32(struct proto_writer *w, uint32_t v);
+void proto_put_u64(struct proto_writer *w, uint64_t v);
+void proto_put_bytes(struct proto_writer *w, const void *p, size_t len); /* u32 length + bytes */
+void proto_put_raw(struct proto_writer *w, const void *p, size_t len);
+/* Store a u32 at a place reserved earlier (a length known only later). */
+void proto_store_u32(uint8_t *at, uint32_t v);
+/* Reserve room for `len` raw bytes and return where they go (NULL on overflow). */
+uint8_t *proto_reserve(struct proto_writer *w, size_t len);
+
+/* Start a frame at the writer's position; end it (fills payload_len).
+ * proto_frame_end returns the frame's size or EKV_ETOOBIG on overflow. */
+void proto_frame_begin(struct proto_writer *w, uint8_t type, uint32_t id);
+long proto_frame_end(struct proto_writer *w);
+
+/*
+ * Decode a frame header.  Returns 0, or EKV_EPROTO with *why set to a
+ * static message: wrong version, reserved flags set, unknown type, or a
+ * payload longer than max_payload.
+ */
+int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_header *h,
+			const char **why);
+
+/* Requests: encode (client) and decode (daemon).  Decoding checks the
+ * payload's exact length and layout, not whether the request fits the
+ * connection's state. */
+long proto_request_encode(struct proto_writer *w, const struct proto_request *r);
+int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
+			 struct proto_request *r, const char **why);
+/* True for requests that get no reply (RTX_END, CURSOR_CLOSE, ABORT). */
+bool proto_request_is_void(uint8_t type);
+
+/* Replies (payload only; the caller frames them with PROTO_OK / PROTO_ERROR). */
+void proto_error_encode(struct proto_writer *w, int code, const char *msg);
+int proto_error_decode(const uint8_t *payload, uint32_t len, int *code, struct proto_bytes *msg);
+void proto_hello_encode(struct proto_writer *w, const struct proto_hello *h);
+int proto_hello_decode(const uint8_t *payload, uint32_t len, struct proto_hello *h);
+void proto_stat_encode(struct proto_writer *w, const struct ekv_stat *st);
+int proto_stat_decode(const uint8_t *payload, uint32_t len, struct ekv_stat *st);
+/* i32 results (COMPACT) and single byte strings (GET) */
+int proto_i32_decode(const uint8_t *payload, uint32_t len, int32_t *v);
+int proto_value_decode(const uint8_t *payload, uint32_t len, struct proto_bytes *v);
+/* Cursor batches: the daemon writes the head, then pairs, then patches the
+ * head with proto_batch_finish(); the client walks them. */
+size_t proto_batch_begin(struct proto_writer *w, uint32_t cursor_id);
+void proto_batch_finish(struct proto_writer *w, size_t head, int32_t status, uint32_t count);
+int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch *b);
+/* 1 and the next pair, 0 after the last, EKV_EPROTO if the pairs are malformed. */
+int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct proto_bytes *value);
+
+#endif
