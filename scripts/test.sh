@@ -30,6 +30,7 @@ meson test -C build --print-errorlogs ${EKV_TEST_ARGS:-} || rc=1
 	-Dwerror=true -Dpowercut_budget=${EKV_ASAN_POWERCUT_BUDGET:-60} || exit 1
 ninja -C build-asan || exit 1
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
 	meson test -C build-asan --no-suite mtd-vm --print-errorlogs || rc=1
 read -r p f s < <(summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json)
 echo "test suites: build and build-asan ($s skipped)"
