@@ -293,6 +293,18 @@ static int pf_lock(void *ctx, int op, int timeout_ms)
 	return pf->inner->ops->lock ? pf->inner->ops->lock(pf->inner->ctx, op, timeout_ms) : 0;
 }
 
+static int pf_change_token(void *ctx, uint64_t *token)
+{
+	struct progress_flash *pf = ctx;
+	return pf->inner->ops->change_token(pf->inner->ctx, token);
+}
+
+static int pf_mark_changed(void *ctx)
+{
+	struct progress_flash *pf = ctx;
+	return pf->inner->ops->mark_changed(pf->inner->ctx);
+}
+
 /* ---- opening: the one place that turns options into a flash and a profile -- */
 
 
@@ -460,8 +472,62 @@ int busy_wait_ms(const struct opts *o, enum open_mode mode)
 	return mode == OPEN_READ ? READ_WAIT_DEFAULT_MS : 0;
 }
 
+/* Does the daemon serve the database these options name? */
+static bool remote_serves(const struct opts *o, const struct ekv_remote_info *info)
+{
+	char want[PATH_MAX + 16], real[PATH_MAX];
+	if (o->image)
+		snprintf(want, sizeof(want), "image:%s", realpath(o->image, real) ? real : o->image);
+	else if (o->device)
+		snprintf(want, sizeof(want), "device:%s", o->device);
+	else
+		return o->db_name && info->name[0] && !strcmp(o->db_name, info->name);
+	return !strcmp(want, info->database);
+}
+
+/* Open through ekvd: 0 done, -1 open directly instead, >0 an exit code.
+ * Without --socket or --direct the daemon is used only when it runs and
+ * serves the very database asked for. */
+static int open_remote(struct opts *o, enum open_mode mode, struct handle *h)
+{
+	if (o->direct)
+		return -1;
+	const char *path = o->socket ? o->socket : getenv("EKV_SOCKET");
+	if (!path)
+		path = EKV_DEFAULT_SOCKET;
+	struct stat st;
+	if (!o->socket_forced && (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)))
+		return -1;
+	struct ekv_connect_options co;
+	ekv_connect_options_default(&co);
+	co.busy_timeout_ms = busy_wait_ms(o, mode);
+	co.read_only = mode == OPEN_READ;
+	ekv_db *db;
+	int e = ekv_connect(path, &co, &db);
+	if (e < 0)
+		return o->socket_forced ? fail(e, path) : -1;
+	struct ekv_remote_info info;
+	e = ekv_remote_info(db, &info);
+	if (e < 0 || (!o->socket_forced && !remote_serves(o, &info))) {
+		ekv_close(db);
+		return e < 0 && o->socket_forced ? fail(e, path) : -1;
+	}
+	memset(h, 0, sizeof(*h));
+	h->db = db;
+	h->p = info.profile;
+	h->name = path;
+	if (o->verbose)
+		fprintf(stderr, "%s: through ekvd at %s serving %s\n", prog, path, info.database);
+	return 0;
+}
+
 int open_db(struct opts *o, enum open_mode mode, struct handle *h, struct progress *pg)
 {
+	if (mode != OPEN_INSPECT) {
+		int rr = open_remote(o, mode, h);
+		if (rr >= 0)
+			return rr;
+	}
 	int r = open_flash(o, mode, h);
 	if (r)
 		return r;
@@ -469,7 +535,10 @@ int open_db(struct opts *o, enum open_mode mode, struct handle *h, struct progre
 	if (pg && pg->on) {
 		/* report progress through a thin wrapper around the real flash */
 		h->pf_ops = (struct ekv_flash_ops){
-			.read = pf_read, .write = pf_write, .erase = pf_erase, .lock = pf_lock,
+			.read = pf_read, .write = pf_write, .erase = pf_erase,
+			.lock = h->flash->ops->lock ? pf_lock : NULL,
+			.change_token = h->flash->ops->change_token ? pf_change_token : NULL,
+			.mark_changed = h->flash->ops->mark_changed ? pf_mark_changed : NULL,
 		};
 		h->pf.f = *h->flash;
 		h->pf.f.ops = &h->pf_ops;
@@ -523,6 +592,8 @@ enum {
 	OPT_SEED,
 	OPT_DEVICE,
 	OPT_WAIT,
+	OPT_SOCKET = 1900,
+	OPT_DIRECT,
 	/* command options */
 	OPT_HEX = 2000,
 	OPT_RAW,
@@ -583,6 +654,10 @@ static struct argp_option global_options[] = {
 	{"verbose", 'v', 0, 0, "Report the options in effect", 3},
 	{"quiet", 'q', 0, 0, "No progress bar or notes, only errors", 3},
 	{"seed", OPT_SEED, "N", 0, "Allocator seed (default: random)", 3},
+	{"socket", OPT_SOCKET, "PATH", 0,
+	 "Go through ekvd at PATH; without --socket or --direct, ekvd at $EKV_SOCKET (else "
+	 EKV_DEFAULT_SOCKET ") is used when it serves the database asked for", 3},
+	{"direct", OPT_DIRECT, 0, 0, "Open the image or device directly, never through ekvd", 3},
 	{"wait", OPT_WAIT, "SECONDS", OPTION_ARG_OPTIONAL,
 	 "Wait for a busy database (default: writes fail at once, reads wait 5 s; no value: forever)", 3},
 	{"help", 'h', 0, 0, "Give this help list", -1},
@@ -612,6 +687,13 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'q':
 		o->quiet = true;
+		return 0;
+	case OPT_SOCKET:
+		o->socket = arg;
+		o->socket_forced = true;
+		return 0;
+	case OPT_DIRECT:
+		o->direct = true;
 		return 0;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);

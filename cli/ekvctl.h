@@ -37,6 +37,9 @@ struct opts {
 	uint32_t seed;
 	bool seed_set;
 	int wait_ms;
+	const char *socket; /* --socket: use ekvd there (NULL: the default path) */
+	bool socket_forced; /* --socket given: never open directly */
+	bool direct;        /* --direct: never use ekvd */
 	bool verbose, quiet, yes;
 	const char *script;
 	char *strings[S_COUNT]; /* values copied from the config file */
