@@ -72,6 +72,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_BUSY_TIMEOUT,
 	OPT_CACHE_SIZE,
+	OPT_BUSY_POLL,
 	OPT_END
 };
 
@@ -104,6 +105,7 @@ static const struct option long_options[] = {
 	{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	{"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
 	{"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+	{"busy-poll-us", required_argument, NULL, OPT_BUSY_POLL},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -142,6 +144,8 @@ static const char usage_text[] =
 	"                           image lock (default 5000)\n"
 	"      --cache-size BYTES   RAM for copies of flash pages read (default\n"
 	"                           8388608; 0: none)\n"
+	"      --busy-poll-us N     after a reply, poll for the client's next request\n"
+	"                           this long before sleeping (default 50; 0: off)\n"
 	"\n"
 	"  -v, --verbose            log connections\n"
 	"  -h, --help               this help\n"
@@ -160,6 +164,7 @@ struct opts {
 	uint32_t max_frame;
 	int idle_timeout_ms, busy_timeout_ms;
 	uint32_t cache_size;
+	uint32_t busy_poll_us;
 	bool verbose;
 	bool given[OPT_END]; /* set on the command line: the config file does not override */
 	bool set[OPT_END];   /* set on the command line or in the config file */
@@ -329,6 +334,13 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 		break;
 	case OPT_CACHE_SIZE:
 		o->cache_size = v;
+		break;
+	case OPT_BUSY_POLL:
+		if (v > 1000000) {
+			snprintf(err, err_size, "--busy-poll-us must be 0..1000000");
+			return -1;
+		}
+		o->busy_poll_us = v;
 		break;
 	case OPT_BUSY_TIMEOUT:
 		if (v > INT_MAX) {
@@ -780,6 +792,7 @@ int main(int argc, char **argv)
 	o.idle_timeout_ms = 60000;
 	o.busy_timeout_ms = 5000;
 	o.cache_size = 8u << 20;
+	o.busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US;
 	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
 	int rc = parse_args(&o, argc, argv);
 	log_verbose = o.verbose;
@@ -840,6 +853,7 @@ int main(int argc, char **argv)
 	srv.max_clients = o.max_clients;
 	srv.max_cursors = o.max_cursors;
 	srv.idle_timeout_ms = o.idle_timeout_ms;
+	srv.busy_poll_us = o.busy_poll_us;
 	srv.verbose = o.verbose;
 	if (server_init(&srv) < 0) {
 		rc = EXIT_FAIL;

@@ -206,7 +206,8 @@ static int fill(struct session *s, size_t want)
 	if (ensure(&s->in, &s->in_cap, want) < 0)
 		return FILL_ERROR;
 	while (s->in_len < want) {
-		ssize_t n = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
+		ssize_t n = proto_recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
+				       s->srv->busy_poll_us);
 		if (n > 0) {
 			s->in_len += (size_t)n;
 			continue;

@@ -27,6 +27,7 @@ struct server {
 	unsigned max_clients;
 	unsigned max_cursors;   /* per connection */
 	int idle_timeout_ms;    /* 0: none */
+	unsigned busy_poll_us;  /* poll for the next request this long before sleeping */
 	bool verbose;
 
 	atomic_bool stopping;   /* set once, under lock; read anywhere */

@@ -19,6 +19,8 @@
 
 #include "ekv.h"
 
+#include <sys/types.h>
+
 #define PROTO_VERSION 1
 #define PROTO_HEADER_SIZE 12
 /* Frame size limits (header included).  The default suits every profile:
@@ -174,5 +176,15 @@ void proto_batch_finish(struct proto_writer *w, size_t head, int32_t status, uin
 int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch *b);
 /* 1 and the next pair, 0 after the last, EKV_EPROTO if the pairs are malformed. */
 int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct proto_bytes *value);
+
+
+/*
+ * recv() that first polls without sleeping for up to spin_us microseconds:
+ * a reply or the next request of a busy peer usually arrives within a few
+ * microseconds, and waking a sleeping thread on another CPU costs more than
+ * that on small (virtual) machines.  spin_us = 0: a plain recv().
+ */
+ssize_t proto_recv(int fd, void *buf, size_t len, unsigned spin_us);
+#define PROTO_DEFAULT_BUSY_POLL_US 50
 
 #endif

@@ -43,6 +43,7 @@ struct conn {
 	size_t in_cap, in_len, in_off;
 	struct conn *next, *prev; /* every connection of the handle */
 	struct conn *next_idle;
+	unsigned busy_poll_us;
 };
 
 /* The ekv_db of a remote handle. */
@@ -105,6 +106,7 @@ void ekv_connect_options_default(struct ekv_connect_options *o)
 	memset(o, 0, sizeof(*o));
 	o->busy_timeout_ms = 5000;
 	o->io_timeout_ms = 30000;
+	o->busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US;
 }
 
 /* ---- one connection ----------------------------------------------------- */
@@ -167,7 +169,8 @@ static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 		return EKV_ENOMEM;
 	}
 	while (c->in_len < want) {
-		ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		ssize_t k = proto_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
+				       c->busy_poll_us);
 		if (k > 0) {
 			c->in_len += (size_t)k;
 			continue;
@@ -306,6 +309,7 @@ static int conn_open(struct remote *r, bool first, struct conn **out)
 	if (!c)
 		return EKV_ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	c->busy_poll_us = r->o.busy_poll_us > 0 ? (unsigned)r->o.busy_poll_us : 0;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		int e = connect_error(errno);

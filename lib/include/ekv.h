@@ -364,6 +364,8 @@ struct ekv_connect_options {
 				    <0 forever; default 30000 */
 	bool read_only;          /* refuse writes here with EKV_EROFS, like ekv_options */
 	uint32_t max_frame_size; /* largest reply frame accepted; 0: 1 MiB */
+	int busy_poll_us;        /* poll for a reply this long before sleeping (low latency on
+				    small machines); default 50; 0: off */
 };
 void ekv_connect_options_default(struct ekv_connect_options *o);
 
