@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct conf_entry {
 	char *key, *value;
@@ -29,5 +30,10 @@ struct conf {
 int conf_load(const char *path, const char *section, bool (*known)(const char *key),
 	      struct conf *c, char *msg, size_t msg_size);
 void conf_free(struct conf *c);
+
+/* Numbers (decimal, 0x hex, 0 octal) up to UINT32_MAX, and yes/no/true/false/on/off/1/0:
+ * the value syntax of ekv.conf and of the options it mirrors. */
+bool conf_parse_u32(const char *s, uint32_t *out);
+bool conf_parse_bool(const char *s, bool *out);
 
 #endif

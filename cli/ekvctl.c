@@ -41,28 +41,7 @@ static const char *const setting_names[S_COUNT] = {
 
 
 
-static bool parse_u32(const char *s, uint32_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
 
-static bool parse_bool(const char *s, bool *out)
-{
-	static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
-	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(s, yes[i]))
-			return *out = true, true;
-		if (!strcasecmp(s, no[i]))
-			return *out = false, true;
-	}
-	return false;
-}
 
 /* Apply one setting; msg explains a bad value. */
 static int apply_setting(struct opts *o, enum setting_id id, const char *arg, char *msg,
@@ -78,7 +57,7 @@ static int apply_setting(struct opts *o, enum setting_id id, const char *arg, ch
 		o->device = arg;
 		return 0;
 	case S_CRC:
-		if (!parse_bool(arg, &b))
+		if (!conf_parse_bool(arg, &b))
 			goto bad;
 		o->p.crc = b;
 		return 0;
@@ -95,14 +74,14 @@ static int apply_setting(struct opts *o, enum setting_id id, const char *arg, ch
 			o->wait_ms = -1;
 			return 0;
 		}
-		if (!parse_u32(arg, &v) || v > INT_MAX / 1000)
+		if (!conf_parse_u32(arg, &v) || v > INT_MAX / 1000)
 			goto bad;
 		o->wait_ms = (int)(v * 1000);
 		return 0;
 	default:
 		break;
 	}
-	if (!parse_u32(arg, &v))
+	if (!conf_parse_u32(arg, &v))
 		goto bad;
 	switch (id) {
 	case S_PAGE_SIZE: o->p.page_size = v; break;

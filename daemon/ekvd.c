@@ -193,28 +193,7 @@ void ekvd_log(int level, const char *fmt, ...)
 
 /* ---- options --------------------------------------------------------------- */
 
-static bool parse_u32(const char *s, uint32_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
 
-static bool parse_bool(const char *s, bool *out)
-{
-	static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
-	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
-			*out = !strcasecmp(s, yes[i]);
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Apply one option (from the command line, or a config key with its value). */
 static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_size)
@@ -251,7 +230,7 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 			o->p.crc = true;
 			return 0;
 		}
-		if (!parse_bool(arg, &b)) {
+		if (!conf_parse_bool(arg, &b)) {
 			snprintf(err, err_size, "invalid crc value '%s' (yes or no)", arg);
 			return -1;
 		}
@@ -281,7 +260,7 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 	default:
 		break;
 	}
-	if (!parse_u32(arg, &v)) {
+	if (!conf_parse_u32(arg, &v)) {
 		snprintf(err, err_size, "invalid number '%s'", arg);
 		return -1;
 	}
