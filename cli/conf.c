@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,4 +150,57 @@ bool conf_parse_bool(const char *s, bool *out)
 		}
 	}
 	return false;
+}
+
+int conf_apply_profile(struct ekv_profile *p, const char *name, const char *value, char *msg,
+		       size_t msg_size)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} nums[] = {
+		{"page-size", offsetof(struct ekv_profile, page_size)},
+		{"page-count", offsetof(struct ekv_profile, page_count)},
+		{"max-page-count", offsetof(struct ekv_profile, max_page_count)},
+		{"align", offsetof(struct ekv_profile, align)},
+		{"max-chunk-size", offsetof(struct ekv_profile, max_chunk_size)},
+		{"branching-factor", offsetof(struct ekv_profile, branching_factor)},
+		{"max-key-size", offsetof(struct ekv_profile, max_key_size)},
+		{"max-value-size", offsetof(struct ekv_profile, max_value_size)},
+		{"scratch-pages", offsetof(struct ekv_profile, scratch_page_count)},
+	};
+	if (!strcmp(name, "crc")) {
+		bool b = true;
+		if (value && !conf_parse_bool(value, &b)) {
+			snprintf(msg, msg_size, "invalid crc '%s' (yes or no)", value);
+			return -1;
+		}
+		p->crc = b;
+		return 1;
+	}
+	if (!strcmp(name, "erase-value")) {
+		if (value && (!strcasecmp(value, "0xff") || !strcmp(value, "255")))
+			p->erase_value = 0xff;
+		else if (value && (!strcasecmp(value, "0x00") || !strcmp(value, "0") ||
+				   !strcasecmp(value, "0x0")))
+			p->erase_value = 0x00;
+		else {
+			snprintf(msg, msg_size, "invalid erase-value '%s' (0xFF or 0x00)",
+				 value ? value : "");
+			return -1;
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (strcmp(name, nums[i].name))
+			continue;
+		uint32_t v;
+		if (!value || !conf_parse_u32(value, &v)) {
+			snprintf(msg, msg_size, "invalid %s '%s'", name, value ? value : "");
+			return -1;
+		}
+		*(uint32_t *)((char *)p + nums[i].off) = v;
+		return 1;
+	}
+	return 0;
 }

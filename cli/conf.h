@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ekv.h"
+
 struct conf_entry {
 	char *key, *value;
 	int line;
@@ -35,5 +37,11 @@ void conf_free(struct conf *c);
  * the value syntax of ekv.conf and of the options it mirrors. */
 bool conf_parse_u32(const char *s, uint32_t *out);
 bool conf_parse_bool(const char *s, bool *out);
+
+/* Apply one profile setting by its ekv.conf / long option name ("page-size",
+ * "crc", "erase-value", ...; value NULL means "yes" for crc): 1 applied, 0 not
+ * a profile setting, -1 a bad value (msg says why). */
+int conf_apply_profile(struct ekv_profile *p, const char *name, const char *value, char *msg,
+		       size_t msg_size);
 
 #endif

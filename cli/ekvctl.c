@@ -48,26 +48,15 @@ static int apply_setting(struct opts *o, enum setting_id id, const char *arg, ch
 			 size_t msg_size)
 {
 	uint32_t v = 0;
-	bool b;
+	int r = conf_apply_profile(&o->p, setting_names[id], arg, msg, msg_size);
+	if (r)
+		return r < 0 ? -1 : 0;
 	switch (id) {
 	case S_IMAGE:
 		o->image = arg;
 		return 0;
 	case S_DEVICE:
 		o->device = arg;
-		return 0;
-	case S_CRC:
-		if (!conf_parse_bool(arg, &b))
-			goto bad;
-		o->p.crc = b;
-		return 0;
-	case S_ERASE_VALUE:
-		if (!strcasecmp(arg, "0xff") || !strcmp(arg, "255"))
-			o->p.erase_value = 0xff;
-		else if (!strcasecmp(arg, "0x00") || !strcmp(arg, "0") || !strcasecmp(arg, "0x0"))
-			o->p.erase_value = 0x00;
-		else
-			goto bad;
 		return 0;
 	case S_WAIT:
 		if (!arg) {
@@ -83,25 +72,13 @@ static int apply_setting(struct opts *o, enum setting_id id, const char *arg, ch
 	}
 	if (!conf_parse_u32(arg, &v))
 		goto bad;
-	switch (id) {
-	case S_PAGE_SIZE: o->p.page_size = v; break;
-	case S_PAGE_COUNT: o->p.page_count = v; break;
-	case S_MAX_PAGE_COUNT: o->p.max_page_count = v; break;
-	case S_ALIGN: o->p.align = v; break;
-	case S_MAX_CHUNK: o->p.max_chunk_size = v; break;
-	case S_BF: o->p.branching_factor = v; break;
-	case S_MAX_KEY: o->p.max_key_size = v; break;
-	case S_MAX_VALUE: o->p.max_value_size = v; break;
-	case S_SCRATCH: o->p.scratch_page_count = v; break;
-	case S_SEED: o->seed = v; o->seed_set = true; break;
-	default: break;
+	if (id == S_SEED) {
+		o->seed = v;
+		o->seed_set = true;
 	}
 	return 0;
 bad:
-	snprintf(msg, msg_size, "invalid %s '%s'%s", setting_names[id], arg ? arg : "",
-		 id == S_ERASE_VALUE ? " (0xFF or 0x00)"
-		 : id == S_CRC	     ? " (yes or no)"
-				     : "");
+	snprintf(msg, msg_size, "invalid %s '%s'", setting_names[id], arg ? arg : "");
 	return -1;
 }
 

@@ -196,10 +196,22 @@ void ekvd_log(int level, const char *fmt, ...)
 
 
 /* Apply one option (from the command line, or a config key with its value). */
+static const char *option_name(int id)
+{
+	for (const struct option *lo = long_options; lo->name; lo++)
+		if (lo->val == id)
+			return lo->name;
+	return NULL;
+}
+
 static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_size)
 {
+	/* the profile: the same names and values as ekvctl and ekv.conf */
+	const char *name = option_name(id);
+	int r = name ? conf_apply_profile(&o->p, name, arg, err, err_size) : 0;
+	if (r)
+		return r < 0 ? -1 : 0;
 	uint32_t v;
-	bool b;
 	switch (id) {
 	case OPT_CONFIG:
 		o->config = arg;
@@ -225,27 +237,6 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;
-	case OPT_CRC:
-		if (!arg) {
-			o->p.crc = true;
-			return 0;
-		}
-		if (!conf_parse_bool(arg, &b)) {
-			snprintf(err, err_size, "invalid crc value '%s' (yes or no)", arg);
-			return -1;
-		}
-		o->p.crc = b;
-		return 0;
-	case OPT_ERASE_VALUE:
-		if (!strcasecmp(arg, "0xff") || !strcmp(arg, "255"))
-			o->p.erase_value = 0xff;
-		else if (!strcasecmp(arg, "0x00") || !strcmp(arg, "0") || !strcasecmp(arg, "0x0"))
-			o->p.erase_value = 0x00;
-		else {
-			snprintf(err, err_size, "invalid erase value '%s' (0xFF or 0x00)", arg);
-			return -1;
-		}
-		return 0;
 	case OPT_SOCKET_MODE: {
 		char *end;
 		errno = 0;
@@ -265,15 +256,6 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 		return -1;
 	}
 	switch (id) {
-	case OPT_PAGE_SIZE: o->p.page_size = v; break;
-	case OPT_PAGE_COUNT: o->p.page_count = v; break;
-	case OPT_MAX_PAGE_COUNT: o->p.max_page_count = v; break;
-	case OPT_ALIGN: o->p.align = v; break;
-	case OPT_MAX_CHUNK: o->p.max_chunk_size = v; break;
-	case OPT_BF: o->p.branching_factor = v; break;
-	case OPT_MAX_KEY: o->p.max_key_size = v; break;
-	case OPT_MAX_VALUE: o->p.max_value_size = v; break;
-	case OPT_SCRATCH: o->p.scratch_page_count = v; break;
 	case OPT_SEED: o->seed = v; o->seed_set = true; break;
 	case OPT_RO_UID:
 		if (o->n_ro_uids == MAX_RO_UIDS) {
