@@ -20,13 +20,15 @@ run $EKVCTL --image "$IMG" get hostname
 run $EKVCTL --image "$IMG" get -n serial
 echo "== a missing key exits 1"
 $EKVCTL --image "$IMG" get nosuchkey || echo "(exit status $?)"
-echo "== an atomic multi-key transaction (keys ascending), then the whole database"
-printf 'begin\nw 6e65742e646e73 382e382e382e38\nw 6e65742e6970 31302e302e302e32\ncommit\n' |
-	run $EKVCTL --image "$IMG" batch --hex -
+echo "== an atomic multi-key transaction, then the whole database"
+run $EKVCTL --image "$IMG" put net.ip 10.0.0.2 net.dns 8.8.8.8
 run $EKVCTL --image "$IMG" delete motd
 run $EKVCTL --image "$IMG" list
-echo "== 2000 small writes: the flash wears evenly, the database stays small"
-for i in $(seq 1 2000); do echo "w 636f756e746572 $(printf '%08x' "$i")"; done |
-	$EKVCTL --image "$IMG" batch --hex -
+echo "== 2000 small transactions (one key each): wear spreads over all pages"
+for i in $(seq 1 2000); do
+	echo "w 636f756e746572 $(printf '%s' "$i" | od -An -tx1 | tr -d ' \n')"
+done | $EKVCTL --image "$IMG" batch --hex -
 run $EKVCTL --image "$IMG" get counter
+run $EKVCTL --image "$IMG" stat
+run $EKVCTL --image "$IMG" fsck
 echo "demo image: $IMG"
