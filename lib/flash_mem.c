@@ -82,11 +82,6 @@ static const struct ekv_flash_ops mem_ops = {
 	.destroy = mem_destroy,
 };
 
-bool flash_is_mem(const struct ekv_flash *f)
-{
-	return f && f->ops == &mem_ops;
-}
-
 int ekv_flash_mem_new(uint32_t page_size, uint32_t page_count, uint8_t erase_value,
 		      struct ekv_flash **out)
 {

@@ -30,8 +30,6 @@ struct mem_flash {
 	bool err_latched;
 };
 
-bool flash_is_mem(const struct ekv_flash *f);
-
 /* Returns <0 to fail the op, 1 to tear it (power cut now), 0 to run it. */
 int mem_fault_before(struct mem_flash *m, int op, uint32_t page, uint32_t off, uint32_t len);
 int mem_tear_write(struct mem_flash *m, uint8_t *dst, const uint8_t *src, uint32_t len);

@@ -334,55 +334,6 @@ int page_tail_is_erased(const struct geom *g, struct ekv_flash *f, uint32_t page
 	return 0;
 }
 
-int page_writer_open_append(struct page_writer *w, const struct geom *g, struct ekv_flash *f,
-			    uint32_t page, uint32_t hdr_size)
-{
-	page_writer_open(w, g, f, page, hdr_size);
-	w->needs_erase = false;
-	/* walk the chunk headers only: a lenient walk that stops at the first
-	 * implausible chunk, whose bytes then make the tail "not erased" */
-	uint32_t off = g->ph_size + hdr_size, total = 0;
-	for (;;) {
-		uint8_t h[8];
-		if (off + g->ch_size > g->page_size)
-			break;
-		int e = flash_read(f, page, off, h, g->ch_size);
-		if (e < 0)
-			return e;
-		if (get_le16(h) != CHUNK_MAGIC)
-			break;
-		uint32_t len = get_le16(h + 2);
-		if (len > g->chunk_max || off + g->ch_size + len > g->page_size)
-			break;
-		if (g->crc && len) {
-			/* a chunk whose CRC fails is a torn append: stop before it */
-			uint8_t buf[256];
-			uint32_t crc = ekv_crc32(0, NULL, 0);
-			for (uint32_t p = 0; p < len; p += sizeof(buf)) {
-				uint32_t k = len - p < sizeof(buf) ? len - p : sizeof(buf);
-				uint32_t ka = geom_align_up(g, k);
-				e = flash_read(f, page, off + g->ch_size + p, buf, ka);
-				if (e < 0)
-					return e;
-				crc = ekv_crc32(crc, buf, k);
-			}
-			if (crc != get_le32(h + 4))
-				break;
-		}
-		total += len;
-		off += g->ch_size + geom_align_up(g, len);
-	}
-	bool erased = true;
-	if (off < g->page_size) {
-		int e = page_tail_is_erased(g, f, page, off, &erased);
-		if (e < 0)
-			return e;
-	}
-	w->chunk_offset = erased ? off : g->page_size;
-	w->total_len = total;
-	return 0;
-}
-
 void page_writer_open_at(struct page_writer *w, const struct geom *g, struct ekv_flash *f,
 			 uint32_t page, uint32_t hdr_size, uint32_t chunk_offset, bool clean)
 {

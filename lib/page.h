@@ -85,13 +85,6 @@ struct page_writer {
 /* Start writing a fresh page (erased lazily at the first write). */
 void page_writer_open(struct page_writer *w, const struct geom *g, struct ekv_flash *f,
 		      uint32_t page, uint32_t hdr_size);
-/*
- * Continue writing after the last chunk of a written page.  If anything after
- * the last valid chunk is not erased (a torn earlier append), the writer acts
- * full (writes return 0).  Implausible chunks end the chunk list here.
- */
-int page_writer_open_append(struct page_writer *w, const struct geom *g, struct ekv_flash *f,
-			    uint32_t page, uint32_t hdr_size);
 /* Continue writing a page at a known chunk offset (its tail is known to be
  * erased, or not: then the writer acts full). */
 void page_writer_open_at(struct page_writer *w, const struct geom *g, struct ekv_flash *f,
@@ -99,11 +92,6 @@ void page_writer_open_at(struct page_writer *w, const struct geom *g, struct ekv
 /* Whether every byte of page from offset `from` to the end is erased. */
 int page_tail_is_erased(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t from,
 			bool *erased);
-/* Offset just after the current chunk of a reader. */
-static inline uint32_t page_reader_chunk_end(const struct page_reader *r)
-{
-	return r->chunk_offset + r->g->ch_size + geom_align_up(r->g, r->chunk_len);
-}
 /* Write up to len bytes; returns bytes accepted (0 = page full) or <0. */
 int page_writer_write(struct page_writer *w, const void *data, uint32_t len);
 /* Make the chunk being written visible: flush, then write its header. */

@@ -50,6 +50,8 @@ static void write_page(struct fixture *x, uint32_t page, const uint8_t *data, ui
 		assert_true(e > 0);
 		off += (uint32_t)e;
 	}
+	if (len == x->g.payload_max) /* a full page accepts nothing more */
+		assert_int_equal(page_writer_write(&w, data, 1), 0);
 	assert_int_equal(page_writer_write_header(&w, DATA_MAGIC, hdr, x->g.data_hdr_size), 0);
 	if (commit_last)
 		assert_int_equal(page_writer_commit(&w), 0);
@@ -89,10 +91,6 @@ static void test_payload_round_trips_across_chunks_alignments_and_crc(void **sta
 			memset(out, 0, sizeof(out));
 			assert_int_equal(read_page(&x, 3, out, 29), len);
 			assert_memory_equal(out, data, len);
-			/* a full page accepts nothing more */
-			struct page_writer w;
-			assert_int_equal(page_writer_open_append(&w, &x.g, x.f, 3, x.g.data_hdr_size), 0);
-			assert_int_equal(page_writer_write(&w, data, 1), 0);
 			ekv_flash_close(x.f);
 		}
 }
@@ -122,16 +120,24 @@ static void test_append_after_torn_chunk_acts_full(void **state)
 	assert_int_equal(page_writer_write_header(&w, META_MAGIC, hdr, 8), 0);
 	assert_int_equal(page_writer_write(&w, data, 16), 16);
 	assert_int_equal(page_writer_commit(&w), 0);
-	/* a second chunk's data without its header: a torn append */
+	/* a second chunk's data without its header: a torn append leaves the
+	 * tail after the last chunk not erased, and a writer told so is full */
+	uint32_t end = w.chunk_offset;
 	assert_int_equal(page_writer_write(&w, data, 8), 8);
-	assert_int_equal(page_writer_open_append(&w, &x.g, x.f, 2, 8), 0);
+	bool erased;
+	assert_int_equal(page_tail_is_erased(&x.g, x.f, 2, end, &erased), 0);
+	assert_false(erased);
+	page_writer_open_at(&w, &x.g, x.f, 2, 8, end, erased);
 	assert_int_equal(page_writer_write(&w, data, 8), 0);
 	/* a clean page appends after its last chunk */
 	page_writer_open(&w, &x.g, x.f, 4, 8);
 	assert_int_equal(page_writer_write_header(&w, META_MAGIC, hdr, 8), 0);
 	assert_int_equal(page_writer_write(&w, data, 8), 8);
 	assert_int_equal(page_writer_commit(&w), 0);
-	assert_int_equal(page_writer_open_append(&w, &x.g, x.f, 4, 8), 0);
+	end = w.chunk_offset;
+	assert_int_equal(page_tail_is_erased(&x.g, x.f, 4, end, &erased), 0);
+	assert_true(erased);
+	page_writer_open_at(&w, &x.g, x.f, 4, 8, end, erased);
 	assert_int_equal(page_writer_write(&w, data, 8), 8);
 	assert_int_equal(page_writer_commit(&w), 0);
 	struct page_reader r;
