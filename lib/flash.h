@@ -74,6 +74,11 @@ static inline int flash_changed(struct ekv_flash *f, uint64_t *token, bool have_
 	return changed;
 }
 
+static inline int flash_sync(struct ekv_flash *f)
+{
+	return f->ops->sync ? f->ops->sync(f->ctx) : 0;
+}
+
 static inline void flash_mark_changed(struct ekv_flash *f)
 {
 	if (f->ops->mark_changed)

@@ -122,6 +122,10 @@ struct ekv_flash_ops {
 	 */
 	int (*change_token)(void *ctx, uint64_t *token);
 	int (*mark_changed)(void *ctx);
+	/* Optional durability barrier: every write and erase issued before it
+	 * is durable when it returns (file images: fdatasync).  Backends that
+	 * write through (MTD, RAM) leave it NULL. */
+	int (*sync)(void *ctx);
 };
 #define EKV_LOCK_SH 1
 #define EKV_LOCK_EX 2
