@@ -413,6 +413,21 @@ out:
 	return e;
 }
 
+int l2_jrn_block_has_entries(const struct l2_geom *g, struct ekv_flash *f, uint32_t block)
+{
+	struct rd r;
+	rd_init(&r, g, f);
+	rd_block(&r, block);
+	int found = 0;
+	for (uint32_t off = L2_HDR_SIZE; off + L2_ENTRY_MIN <= g->block_size && !found;
+	     off += g->align) {
+		struct l2_entry_hdr h;
+		found = valid_entry_at(&r, off, 0, true, &h);
+	}
+	rd_free(&r);
+	return found;
+}
+
 /* ---- the writer ---------------------------------------------------------- */
 
 int l2_jrn_init(struct l2_jrn *j, const struct l2_geom *g, struct l2_blocks *bl)
@@ -543,7 +558,7 @@ int l2_jrn_sync(struct l2_jrn *j)
 
 /* Write one entry at the writer's position (room checked by the caller). */
 static int put_entry(struct l2_jrn *j, uint8_t type, uint8_t flags, const uint8_t *p,
-		     uint32_t n)
+		     uint32_t n, bool patch_seq)
 {
 	uint32_t len;
 	if (j->resume_pending)
@@ -551,6 +566,13 @@ static int put_entry(struct l2_jrn *j, uint8_t type, uint8_t flags, const uint8_
 	int e = build(j, type, flags, j->resume_from, p, n, &len);
 	if (e < 0)
 		return e;
+	if (patch_seq && n >= 8) {
+		/* a checkpoint's payload starts with its own sequence number */
+		uint8_t *pl = j->ebuf + l2_entry_hdr_size(flags);
+		for (int i = 0; i < 8; i++)
+			pl[i] = (uint8_t)(j->next_seq >> (8 * i));
+		l2_entry_seal(j->g, j->ebuf, l2_entry_len(flags, n));
+	}
 	e = l2_bw_append(&j->w, j->ebuf, len);
 	if (e < 0)
 		return e;
@@ -624,7 +646,7 @@ static int next_block(struct l2_jrn *j, uint32_t max_blocks)
 		struct l2_continue cc = {.next_block = y, .next_epoch = j->epoch,
 					 .next_index = j->nchain};
 		l2_continue_encode(c, &cc);
-		e = put_entry(j, L2_E_CONTINUE, 0, c, sizeof(c));
+		e = put_entry(j, L2_E_CONTINUE, 0, c, sizeof(c), false);
 		if (e == 0)
 			e = l2_jrn_sync(j); /* the CONTINUE is durable before y is written */
 		if (e < 0)
@@ -686,7 +708,8 @@ int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 			continue;
 		}
 		uint32_t take = whole ? rest : room;
-		e = put_entry(j, type, whole ? 0 : L2_F_MORE, p + done, take);
+		e = put_entry(j, type, whole ? 0 : L2_F_MORE, p + done, take,
+			      type == L2_E_CHECKPOINT && done == 0);
 		if (e < 0)
 			return e;
 		done += take;
@@ -695,11 +718,9 @@ int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 	return sync ? l2_jrn_sync(j) : 0;
 }
 
-static int start_epoch(struct l2_jrn *j, uint32_t x, uint8_t *p, uint32_t n)
+static int start_epoch(struct l2_jrn *j, uint32_t x, const uint8_t *p, uint32_t n,
+		       uint64_t *seq)
 {
-	uint64_t s = j->next_seq;
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(s >> (8 * i));
 	struct l2_block_hdr h = {.kind = L2_KIND_JOURNAL, .owner = j->epoch, .index = 0,
 				 .link = L2_NO_LINK};
 	l2_bw_close(&j->w);
@@ -712,11 +733,11 @@ static int start_epoch(struct l2_jrn *j, uint32_t x, uint8_t *p, uint32_t n)
 		return e;
 	l2_blocks_set(j->bl, x, L2B_JOURNAL);
 	j->tail = L2_TAIL_OPEN;
-	uint64_t seq;
-	return l2_jrn_append(j, L2_E_CHECKPOINT, p, n, UINT32_MAX, true, &seq);
+	return l2_jrn_append(j, L2_E_CHECKPOINT, p, n, UINT32_MAX, true, seq);
 }
 
-int l2_jrn_new_epoch(struct l2_jrn *j, uint8_t *p, uint32_t n, uint32_t **old, uint32_t *n_old)
+int l2_jrn_new_epoch(struct l2_jrn *j, const uint8_t *p, uint32_t n, uint64_t *seq,
+		     uint32_t **old, uint32_t *n_old)
 {
 	struct l2_blocks *bl = j->bl;
 	uint32_t x;
@@ -739,7 +760,7 @@ int l2_jrn_new_epoch(struct l2_jrn *j, uint8_t *p, uint32_t n, uint32_t **old, u
 		struct l2_continue cc = {.next_block = x, .next_epoch = j->epoch + 1,
 					 .next_index = 0};
 		l2_continue_encode(c, &cc);
-		e = put_entry(j, L2_E_CONTINUE, 0, c, sizeof(c));
+		e = put_entry(j, L2_E_CONTINUE, 0, c, sizeof(c), false);
 		if (e == 0)
 			e = l2_jrn_sync(j);
 		if (e < 0)
@@ -750,7 +771,7 @@ int l2_jrn_new_epoch(struct l2_jrn *j, uint8_t *p, uint32_t n, uint32_t **old, u
 	j->chain = NULL;
 	j->nchain = j->capchain = 0;
 	j->epoch++;
-	e = start_epoch(j, x, p, n);
+	e = start_epoch(j, x, p, n, seq);
 	if (e < 0) {
 		free(prev);
 		return e; /* the caller remounts: the journal is in an unknown state */
@@ -764,7 +785,7 @@ fail:
 	return e;
 }
 
-int l2_jrn_format(struct l2_jrn *j, uint8_t *p, uint32_t n)
+int l2_jrn_format(struct l2_jrn *j, const uint8_t *p, uint32_t n)
 {
 	uint32_t x;
 	int e = l2_blocks_alloc(j->bl, &x);
@@ -773,5 +794,6 @@ int l2_jrn_format(struct l2_jrn *j, uint8_t *p, uint32_t n)
 	j->epoch = 1;
 	j->next_seq = 1;
 	j->nchain = 0;
-	return start_epoch(j, x, p, n);
+	uint64_t seq;
+	return start_epoch(j, x, p, n, &seq);
 }

@@ -110,16 +110,20 @@ uint32_t l2_jrn_max_payload(const struct l2_geom *g);
  */
 int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 		  uint32_t max_blocks, bool sync, uint64_t *seq);
+/* A CHECKPOINT's first 8 payload bytes are replaced by its sequence number. */
 /*
- * Start epoch j->epoch + 1 with a FLUSH checkpoint (payload p, n bytes,
- * whose first 8 bytes the journal fills with the entry's sequence number):
+ * Start epoch j->epoch + 1 with a FLUSH checkpoint (payload p, n bytes):
  * allocate and erase its block 0, CONTINUE the old tail to it when that is
- * possible, write the checkpoint, sync.  On success the old chain's blocks
- * are handed to *old (caller frees *old after publishing).
+ * possible, write the checkpoint, sync; *seq gets its sequence number.  On
+ * success the old chain's blocks are handed to *old (the caller frees the
+ * array and the blocks after publishing).
  */
-int l2_jrn_new_epoch(struct l2_jrn *j, uint8_t *p, uint32_t n, uint32_t **old, uint32_t *n_old);
+int l2_jrn_new_epoch(struct l2_jrn *j, const uint8_t *p, uint32_t n, uint64_t *seq,
+		     uint32_t **old, uint32_t *n_old);
 /* First epoch of a freshly erased image. */
-int l2_jrn_format(struct l2_jrn *j, uint8_t *p, uint32_t n);
+int l2_jrn_format(struct l2_jrn *j, const uint8_t *p, uint32_t n);
+/* Whether a block holds any valid entry of this image (1), none (0), <0. */
+int l2_jrn_block_has_entries(const struct l2_geom *g, struct ekv_flash *f, uint32_t block);
 /* Program what is staged and make it durable. */
 int l2_jrn_sync(struct l2_jrn *j);
 

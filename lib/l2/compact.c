@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * l2/compact.c — layout 2's writes: commits, flushes (and large commits
+ * applied as flushes), compaction between levels, and the space they need
+ * (docs/FORMAT.md §L8.4, §L9, §L13).
+ *
+ * Owns: when a flush or a compaction happens, which tables a compaction
+ * merges and how its output is split, and the write order "new tables
+ * durable, then the checkpoint that lists them, then the old ones retired".
+ * A failure before the checkpoint leaves the published state untouched
+ * (the new tables' blocks go back); a failure inside the journal append
+ * marks the engine broken (the handle remounts before the next use).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flash.h"
+#include "l2/engine.h"
+#include "l2/merge.h"
+
+#define L0_MAX 8
+
+static uint32_t l0_max(const struct l2_engine *en)
+{
+	uint32_t room = en->g.block_count - en->g.spare - en->g.journal_blocks;
+	uint32_t m = room / 8;
+	return m < 2 ? 2 : m > L0_MAX ? L0_MAX : m;
+}
+
+/* Largest output table, in blocks. */
+static uint32_t table_blocks_max(const struct l2_engine *en)
+{
+	uint32_t t = en->g.block_count / 32;
+	return t < 1 ? 1 : t > 64 ? 64 : t;
+}
+
+static uint64_t level_target(const struct l2_engine *en, uint32_t level)
+{
+	uint64_t t = (uint64_t)en->g.memtable_kib * 1024 * 4;
+	uint64_t min = (uint64_t)table_blocks_max(en) * en->g.payload;
+	if (t < min)
+		t = min;
+	for (uint32_t i = 1; i < level; i++)
+		t *= 8;
+	return t;
+}
+
+/* Largest commit payload that goes through the journal. */
+static uint32_t journal_commit_max(const struct l2_engine *en)
+{
+	uint32_t a = l2_jrn_max_payload(&en->g);
+	uint32_t b = en->g.journal_blocks * en->g.payload / 4;
+	return a < b ? a : b;
+}
+
+/* ---- an array of records as a source (the transaction of a big commit) -- */
+
+struct arr_src {
+	struct l2_src src;
+	const struct l2_rec *r;
+	uint32_t n, at;
+};
+
+static int arr_seek(struct l2_src *s, const uint8_t *key, uint32_t klen, bool incl)
+{
+	struct arr_src *a = (struct arr_src *)s;
+	a->at = 0;
+	while (key && a->at < a->n) {
+		int c = l2_key_cmp(a->r[a->at].key, a->r[a->at].klen, key, klen);
+		if (c > 0 || (c == 0 && incl))
+			break;
+		a->at++;
+	}
+	if (a->at >= a->n)
+		return 0;
+	s->cur = a->r[a->at];
+	return 1;
+}
+
+static int arr_next(struct l2_src *s)
+{
+	struct arr_src *a = (struct arr_src *)s;
+	if (++a->at >= a->n)
+		return 0;
+	s->cur = a->r[a->at];
+	return 1;
+}
+
+static void arr_close(struct l2_src *s)
+{
+	free(s);
+}
+
+static int arr_new(const struct l2_rec *r, uint32_t n, struct l2_src **out)
+{
+	struct arr_src *a = calloc(1, sizeof(*a));
+	if (!a)
+		return EKV_ENOMEM;
+	a->src.seek = arr_seek;
+	a->src.next = arr_next;
+	a->src.close = arr_close;
+	a->r = r;
+	a->n = n;
+	*out = &a->src;
+	return 0;
+}
+
+/* ---- writing merged records into tables ---------------------------------- */
+
+struct outputs {
+	struct l2_table **t;
+	uint32_t n, cap;
+};
+
+static void outputs_abort(struct l2_engine *en, struct outputs *o)
+{
+	for (uint32_t i = 0; i < o->n; i++) {
+		struct l2_table *t = o->t[i];
+		for (uint32_t b = 0; b < t->nblocks; b++)
+			l2_blocks_release(&en->bl, t->blocks[b]);
+		l2_cache_drop_table(en->cache, t->id);
+		l2_table_put(t);
+	}
+	free(o->t);
+	o->t = NULL;
+	o->n = o->cap = 0;
+}
+
+static int outputs_push(struct outputs *o, struct l2_table *t)
+{
+	if (o->n == o->cap) {
+		uint32_t cap = o->cap ? o->cap * 2 : 4;
+		struct l2_table **x = realloc(o->t, cap * sizeof(*x));
+		if (!x)
+			return EKV_ENOMEM;
+		o->t = x;
+		o->cap = cap;
+	}
+	o->t[o->n++] = t;
+	return 0;
+}
+
+/*
+ * Drain a merged source into new tables of `level`, each at most
+ * max_blocks blocks (0: one table), ids from *next_id.  filter_keys as in
+ * l2_twriter_new (0: no filter).
+ */
+static int write_tables(struct l2_engine *en, struct l2_src *src, uint8_t level,
+			uint32_t max_blocks, uint32_t filter_keys, uint32_t *next_id,
+			struct outputs *o)
+{
+	struct l2_twriter *w = NULL;
+	uint32_t stamp = (uint32_t)l2_jrn_last_seq(&en->j);
+	int r = src->seek(src, NULL, 0, true);
+	while (r == 1) {
+		if (!w) {
+			r = l2_twriter_new(&en->g, &en->bl, en->cache, (*next_id)++, level, stamp,
+					   filter_keys, &w);
+			if (r < 0)
+				break;
+		}
+		r = l2_twriter_add(w, &src->cur);
+		if (r < 0)
+			break;
+		if (max_blocks && l2_twriter_blocks(w) >= max_blocks) {
+			struct l2_table *t;
+			r = l2_twriter_finish(w, &t);
+			w = NULL;
+			if (r < 0)
+				break;
+			r = outputs_push(o, t);
+			if (r < 0) {
+				l2_table_put(t);
+				break;
+			}
+		}
+		r = src->next(src);
+	}
+	if (r == 0 && w) {
+		struct l2_table *t;
+		r = l2_twriter_finish(w, &t);
+		w = NULL;
+		if (r == 0) {
+			r = outputs_push(o, t);
+			if (r < 0)
+				l2_table_put(t);
+		}
+	}
+	if (w)
+		l2_twriter_abort(w);
+	return r < 0 ? r : 0;
+}
+
+static void mark_tables(struct l2_engine *en, struct outputs *o)
+{
+	for (uint32_t i = 0; i < o->n; i++)
+		for (uint32_t b = 0; b < o->t[i]->nblocks; b++)
+			l2_blocks_set(&en->bl, o->t[i]->blocks[b], L2B_TABLE);
+}
+
+/* ---- flush --------------------------------------------------------------- */
+
+int l2_flush(struct l2_engine *en, const struct l2_rec *tx, uint32_t n_tx)
+{
+	struct l2_version *v = en->cur;
+	struct l2_mem *mem = en->mem;
+	bool have_mem = mem->n > 0;
+	if (!have_mem && n_tx == 0 && !en->force_flush)
+		return 0;
+	struct l2_src *srcs[2] = {NULL, NULL};
+	uint32_t ns = 0;
+	int e = 0;
+	if (n_tx)
+		e = arr_new(tx, n_tx, &srcs[ns++]);
+	if (e == 0 && have_mem)
+		e = l2_mem_iter(mem, en->seq, &srcs[ns++]);
+	struct l2_src *merged = NULL;
+	if (e == 0 && ns)
+		e = l2_merge_new(srcs, ns, v->n == 0, &merged);
+	else
+		for (uint32_t i = 0; i < ns; i++)
+			srcs[i]->close(srcs[i]);
+	uint32_t next_id = v->next_table_id;
+	struct outputs o = {0};
+	if (e == 0 && merged)
+		e = write_tables(en, merged, 0, 0, mem->keys + n_tx, &next_id, &o);
+	if (merged)
+		merged->close(merged);
+	struct l2_version *nv = NULL;
+	if (e == 0)
+		e = l2_version_new(v->n + o.n, &nv);
+	if (e < 0) {
+		outputs_abort(en, &o);
+		return e;
+	}
+	for (uint32_t i = 0; i < o.n; i++)
+		nv->t[i] = o.t[i];
+	for (uint32_t i = 0; i < v->n; i++) {
+		l2_table_get_ref(v->t[i]);
+		nv->t[o.n + i] = v->t[i];
+	}
+	nv->epoch = v->epoch + 1;
+	nv->next_table_id = next_id;
+	uint8_t *p = NULL;
+	uint32_t plen;
+	struct l2_mem *nm = NULL;
+	uint32_t *old = NULL, n_old = 0;
+	uint64_t seq;
+	e = l2_ckpt_build(en, nv, L2_CKPT_FLUSH, &p, &plen);
+	if (e == 0)
+		e = l2_mem_new(&en->g, en->j.next_seq, &nm);
+	if (e < 0) {
+		free(p);
+		for (uint32_t i = 0; i < o.n; i++)
+			l2_table_get_ref(o.t[i]); /* nv's reference goes with nv */
+		l2_version_put(nv);
+		outputs_abort(en, &o);
+		return e;
+	}
+	e = l2_jrn_new_epoch(&en->j, p, plen, &seq, &old, &n_old);
+	free(p);
+	if (e < 0) {
+		/* the journal may hold a part of the new epoch: remount */
+		en->broken = true;
+		l2_mem_put(nm);
+		l2_version_put(nv); /* frees the outputs; their blocks wait for the remount */
+		free(o.t);
+		return e;
+	}
+	nm->base = seq;
+	mark_tables(en, &o);
+	free(o.t);
+	l2_engine_publish(en, nv, nm, seq);
+	for (uint32_t i = 0; i < n_old; i++)
+		l2_blocks_release(&en->bl, old[i]);
+	free(old);
+	en->flushes++;
+	en->force_flush = false;
+	return 0;
+}
+
+/* ---- compaction ---------------------------------------------------------- */
+
+static uint32_t max_level(const struct l2_version *v)
+{
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level > m)
+			m = v->t[i]->level;
+	return m;
+}
+
+static uint64_t level_bytes(const struct l2_version *v, uint32_t level, uint32_t *count)
+{
+	uint64_t s = 0;
+	uint32_t c = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level == level) {
+			s += v->t[i]->stream_len;
+			c++;
+		}
+	if (count)
+		*count = c;
+	return s;
+}
+
+/* Which levels to merge: from `up` (all its tables) into `down`.  0: none. */
+static int pick(const struct l2_engine *en, const struct l2_version *v, bool full, uint32_t *up,
+		uint32_t *down)
+{
+	uint32_t l0;
+	level_bytes(v, 0, &l0);
+	uint32_t top = max_level(v);
+	if (l0 >= l0_max(en) || (full && l0 > 0)) {
+		*up = 0;
+		*down = 1;
+		return 1;
+	}
+	for (uint32_t lv = 1; lv < top; lv++) {
+		uint32_t c;
+		if (level_bytes(v, lv, &c) > level_target(en, lv) && c) {
+			*up = lv;
+			*down = lv + 1;
+			return 1;
+		}
+	}
+	if (full) {
+		/* merge the highest non-empty level into the next non-empty one */
+		int64_t first = -1;
+		for (uint32_t lv = 1; lv <= top; lv++) {
+			uint32_t c;
+			level_bytes(v, lv, &c);
+			if (!c)
+				continue;
+			if (first < 0) {
+				first = lv;
+				continue;
+			}
+			*up = (uint32_t)first;
+			*down = lv;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int by_min_key(const void *a, const void *b)
+{
+	const struct l2_table *x = *(struct l2_table *const *)a, *y = *(struct l2_table *const *)b;
+	if (x->level != y->level)
+		return x->level < y->level ? -1 : 1;
+	return l2_key_cmp(x->min_key, x->min_klen, y->min_key, y->min_klen);
+}
+
+static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
+{
+	struct l2_version *v = en->cur;
+	uint32_t nin = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level == up || v->t[i]->level == down)
+			nin++;
+	struct l2_src **srcs = calloc(nin ? nin : 1, sizeof(*srcs));
+	struct l2_treader rd;
+	l2_treader_init(&rd, &en->g, en->f, en->cache);
+	if (!srcs)
+		return EKV_ENOMEM;
+	int e = 0;
+	uint32_t k = 0;
+	/* read order: the upper level first (L0 newest first), then the lower */
+	for (uint32_t pass = 0; pass < 2 && e == 0; pass++)
+		for (uint32_t i = 0; i < v->n && e == 0; i++)
+			if (v->t[i]->level == (pass ? down : up))
+				e = l2_table_iter(v->t[i], &rd, &srcs[k++]);
+	bool bottom = true;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level > down)
+			bottom = false;
+	struct l2_src *merged = NULL;
+	if (e == 0)
+		e = l2_merge_new(srcs, k, bottom, &merged);
+	else
+		for (uint32_t i = 0; i < k; i++)
+			if (srcs[i])
+				srcs[i]->close(srcs[i]);
+	free(srcs);
+	uint32_t next_id = v->next_table_id;
+	struct outputs o = {0};
+	if (e == 0) {
+		uint64_t bytes = level_bytes(v, up, NULL) + level_bytes(v, down, NULL);
+		uint32_t fk = down <= 1 && bytes < 64 * 1024 ? (uint32_t)(bytes / 4) : 0;
+		e = write_tables(en, merged, (uint8_t)down, table_blocks_max(en), fk, &next_id, &o);
+	}
+	if (merged)
+		merged->close(merged);
+	l2_treader_free(&rd);
+	struct l2_version *nv = NULL;
+	if (e == 0)
+		e = l2_version_new(v->n - nin + o.n, &nv);
+	if (e < 0) {
+		outputs_abort(en, &o);
+		return e;
+	}
+	uint32_t at = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level != up && v->t[i]->level != down) {
+			l2_table_get_ref(v->t[i]);
+			nv->t[at++] = v->t[i];
+		}
+	for (uint32_t i = 0; i < o.n; i++) {
+		l2_table_get_ref(o.t[i]);
+		nv->t[at++] = o.t[i];
+	}
+	/* L0 keeps its order; levels >= 1 sorted by key */
+	uint32_t first_l1 = 0;
+	while (first_l1 < nv->n && nv->t[first_l1]->level == 0)
+		first_l1++;
+	qsort(nv->t + first_l1, nv->n - first_l1, sizeof(*nv->t), by_min_key);
+	nv->epoch = v->epoch;
+	nv->next_table_id = next_id;
+	uint8_t *p = NULL;
+	uint32_t plen;
+	uint64_t seq;
+	e = l2_ckpt_build(en, nv, L2_CKPT_UPDATE, &p, &plen);
+	if (e == 0) {
+		e = l2_jrn_append(&en->j, L2_E_CHECKPOINT, p, plen, UINT32_MAX, true, &seq);
+		if (e < 0)
+			en->broken = true;
+	}
+	free(p);
+	if (e < 0) {
+		l2_version_put(nv);
+		if (!en->broken) {
+			outputs_abort(en, &o);
+		} else {
+			/* blocks stay in use until the remount the broken state forces */
+			for (uint32_t i = 0; i < o.n; i++)
+				l2_table_put(o.t[i]);
+			free(o.t);
+		}
+		return e;
+	}
+	mark_tables(en, &o);
+	for (uint32_t i = 0; i < o.n; i++)
+		l2_table_put(o.t[i]);
+	free(o.t);
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level == up || v->t[i]->level == down)
+			l2_engine_retire(en, v->t[i]);
+	l2_engine_publish(en, nv, NULL, seq);
+	en->compactions++;
+	l2_engine_reclaim(en);
+	return 1;
+}
+
+int l2_engine_compact(struct l2_engine *en, bool full)
+{
+	l2_engine_reclaim(en);
+	if (en->force_flush || (full && en->mem->n > 0)) {
+		int e = l2_flush(en, NULL, 0);
+		return e < 0 ? e : 1;
+	}
+	uint32_t up, down;
+	if (!pick(en, en->cur, full, &up, &down))
+		return 0;
+	return compact_levels(en, up, down);
+}
+
+/* ---- commits ------------------------------------------------------------- */
+
+int l2_engine_commit(struct l2_engine *en, const struct l2_rec *recs, uint32_t n)
+{
+	l2_engine_reclaim(en);
+	uint32_t bytes = 0;
+	for (uint32_t i = 0; i < n; i++)
+		bytes += l2_rec_size(recs[i].klen, recs[i].vlen);
+	int e;
+	if (en->force_flush) {
+		e = l2_flush(en, NULL, 0);
+		if (e < 0)
+			return e;
+	}
+	if (bytes > journal_commit_max(en)) {
+		/* a large transaction becomes a table: the flush is its commit point */
+		e = l2_flush(en, recs, n);
+		goto maintain;
+	}
+	uint32_t cap = (uint32_t)en->g.memtable_kib * 1024;
+	if (l2_mem_bytes_after(en->mem, bytes, n) > cap) {
+		e = l2_flush(en, NULL, 0);
+		if (e < 0)
+			return e;
+	}
+	uint8_t *p = malloc(bytes);
+	if (!p)
+		return EKV_ENOMEM;
+	uint32_t at = 0;
+	for (uint32_t i = 0; i < n; i++)
+		at += l2_rec_encode(p + at, &recs[i]);
+	uint64_t seq;
+	e = l2_jrn_append(&en->j, L2_E_COMMIT, p, bytes, en->g.journal_blocks, true, &seq);
+	if (e == L2_JFULL) {
+		e = l2_flush(en, NULL, 0);
+		if (e == 0)
+			e = l2_jrn_append(&en->j, L2_E_COMMIT, p, bytes, en->g.journal_blocks, true,
+					  &seq);
+		if (e == L2_JFULL)
+			e = EKV_ENOSPC;
+	}
+	free(p);
+	if (e < 0) {
+		en->broken = true; /* the entry may be on flash, torn or whole */
+		return e;
+	}
+	e = l2_mem_insert(en->mem, seq, recs, n);
+	if (e < 0) {
+		en->broken = true; /* durable but not in RAM: remount */
+		return e;
+	}
+	l2_engine_publish(en, NULL, NULL, seq);
+	en->commits++;
+maintain:
+	if (e < 0)
+		return e;
+	/* keep the levels in shape; a failure here loses nothing */
+	for (int i = 0; i < 4; i++) {
+		uint32_t up, down;
+		if (!pick(en, en->cur, false, &up, &down) || compact_levels(en, up, down) <= 0)
+			break;
+	}
+	return 0;
+}
