@@ -638,7 +638,10 @@ static int next_block(struct l2_jrn *j, uint32_t max_blocks)
 			return e;
 	}
 	uint32_t link = L2_NO_LINK;
+	/* y is erased, durably, before anything names it */
 	e = l2_blocks_erase(bl, y);
+	if (e == 0)
+		e = flash_sync(bl->f);
 	if (e < 0)
 		goto fail;
 	if (j->tail == L2_TAIL_OPEN) {
@@ -753,6 +756,8 @@ int l2_jrn_new_epoch(struct l2_jrn *j, const uint8_t *p, uint32_t n, uint64_t *s
 			return e;
 	}
 	e = l2_blocks_erase(bl, x);
+	if (e == 0)
+		e = flash_sync(bl->f);
 	if (e < 0)
 		goto fail;
 	if (j->tail == L2_TAIL_OPEN && tail_room(j) + j->g->continue_room >= L2_CONTINUE_LEN) {
