@@ -39,7 +39,8 @@ struct pu_flash {
 	struct ekv_flash *mem;
 	uint32_t pu;
 	uint32_t *prog_end;      /* per block: end of its last program */
-	unsigned bad_programs;   /* not whole PUs, or below an earlier program */
+	unsigned bad_programs;   /* not whole PUs, below an earlier program, or with an
+				  * entirely erased PU (§L8.1) */
 	uint64_t reads, read_bytes, writes, syncs;
 };
 
@@ -54,7 +55,10 @@ static int pf_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t l
 static int pf_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
 {
 	struct pu_flash *pf = ctx;
-	if (off % pf->pu || len % pf->pu || off < pf->prog_end[page])
+	bool erased_pu = false;
+	for (uint32_t i = 0; i + pf->pu <= len; i += pf->pu)
+		erased_pu |= l2_is_erased((const uint8_t *)buf + i, pf->pu, pf->f.erase_value);
+	if (off % pf->pu || len % pf->pu || off < pf->prog_end[page] || erased_pu)
 		pf->bad_programs++;
 	pf->prog_end[page] = off + len;
 	pf->writes++;
@@ -567,6 +571,35 @@ static void test_abort_releases_every_block(void **state)
 	x.t = build(&x, r, n, true);
 	check_table(&x, x.t, r, n);
 	fx_free(&x);
+}
+
+/* A table's sparse filter (or any data) can hold PUs that are entirely
+ * erased: the PU writer leaves them unprogrammed (§L8.1), by the staged
+ * path and by the direct one, and they read back the same. */
+static void test_pu_writer_never_programs_an_entirely_erased_pu(void **state)
+{
+	(void)state;
+	for (int ev = 0; ev < 2; ev++) {
+		struct fx x;
+		fx_init(&x, 512, 16, 16, 8, ev ? 0xff : 0x00, 16, 100, 17);
+		uint8_t data[16 + 64 + 5], back[L2_HDR_SIZE + sizeof(data)];
+		memset(data, 0x5a, sizeof(data));
+		memset(data, x.g.erase_value, 16);           /* PU 4: staged with the header */
+		memset(data + 16 + 16, x.g.erase_value, 32); /* PUs 6 and 7: programmed directly */
+		struct l2_bw bw;
+		assert_int_equal(l2_bw_init(&bw, &x.bl), 0);
+		struct l2_block_hdr h = {.kind = L2_KIND_TABLE, .owner = 1, .link = 0};
+		assert_int_equal(l2_bw_open(&bw, 3, &h), 0);
+		assert_int_equal(l2_bw_append(&bw, data, 16), 0);
+		assert_int_equal(l2_bw_append(&bw, data + 16, 64), 0);
+		assert_int_equal(l2_bw_append(&bw, data + 80, 5), 0);
+		assert_int_equal(l2_bw_sync(&bw), 0);
+		assert_int_equal(x.pf.bad_programs, 0);
+		assert_int_equal(flash_read(x.mem, 3, 0, back, sizeof(back)), 0);
+		assert_memory_equal(back + L2_HDR_SIZE, data, sizeof(data));
+		l2_bw_free(&bw);
+		fx_free(&x);
+	}
 }
 
 /* ---- tests: what a get costs ------------------------------------------------ */
@@ -1283,6 +1316,7 @@ int main(void)
 		cmocka_unit_test(test_large_records_span_blocks),
 		cmocka_unit_test(test_writer_rejects_unordered_and_oversized_records),
 		cmocka_unit_test(test_abort_releases_every_block),
+		cmocka_unit_test(test_pu_writer_never_programs_an_entirely_erased_pu),
 		cmocka_unit_test(test_get_reads_one_leaf_when_the_index_page_is_cached),
 		cmocka_unit_test(test_get_reads_at_most_2k_uncached_at_16000_keys),
 		cmocka_unit_test(test_filter_false_positive_rate_matches_its_size),
