@@ -197,13 +197,31 @@ static int grow(struct l2_bw *w, uint32_t need)
 	return 0;
 }
 
+/* Program [off, off + n) of the open block from p (whole PUs), leaving out
+ * the PUs that are entirely erased: §L8.1 never programs one (it reads
+ * back the same unprogrammed). */
+static int program_pus(struct l2_bw *w, uint32_t off, const uint8_t *p, uint32_t n)
+{
+	const struct l2_geom *g = w->bl->g;
+	for (uint32_t i = 0, j; i < n; i = j) {
+		while (i < n && l2_is_erased(p + i, g->pu, g->erase_value))
+			i += g->pu;
+		for (j = i; j < n && !l2_is_erased(p + j, g->pu, g->erase_value);)
+			j += g->pu;
+		int e = flash_write(w->bl->f, w->block, off + i, p + i, j - i);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
 /* Program the staged bytes [prog, upto) — upto a multiple of U. */
 static int program_staged(struct l2_bw *w, uint32_t upto)
 {
 	if (upto <= w->prog)
 		return 0;
 	uint32_t n = upto - w->prog;
-	int e = flash_write(w->bl->f, w->block, w->prog, w->buf, n);
+	int e = program_pus(w, w->prog, w->buf, n);
 	if (e < 0)
 		return e;
 	uint32_t left = w->pos - upto;
@@ -224,7 +242,7 @@ int l2_bw_append(struct l2_bw *w, const void *data, uint32_t len)
 		/* aligned and nothing staged: program whole PUs straight from data */
 		uint32_t direct = len / g->pu * g->pu;
 		if (direct) {
-			int e = flash_write(w->bl->f, w->block, w->pos, d, direct);
+			int e = program_pus(w, w->pos, d, direct);
 			if (e < 0)
 				return e;
 			w->pos += direct;

@@ -15,8 +15,8 @@
 
 /*
  * A merge of n sources as one source (seek/next/close, cur).  Takes
- * ownership of the sources (close closes them).  drop_tombstones: skip keys
- * whose newest record is a tombstone.
+ * ownership of the sources (close closes them; so does a failure here).
+ * drop_tombstones: skip keys whose newest record is a tombstone.
  */
 int l2_merge_new(struct l2_src **srcs, uint32_t n, bool drop_tombstones, struct l2_src **out);
 

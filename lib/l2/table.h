@@ -104,7 +104,9 @@ struct l2_src {
 	struct l2_rec cur;
 };
 
-/* An iterator over one table (holds a reference on it). */
+/* An iterator over one table (holds a reference on it).  It has buffers of
+ * its own (cur points into them): r only lends the geometry, the flash and
+ * the cache, and may be reused or freed while the iterator lives. */
 int l2_table_iter(struct l2_table *t, struct l2_treader *r, struct l2_src **out);
 
 /* ---- writing ------------------------------------------------------------- */
@@ -130,7 +132,8 @@ uint32_t l2_twriter_blocks(const struct l2_twriter *w);
  * Write the filter, top index and footer, program everything and make it
  * durable (flash_sync).  *out: the table (refs = 1), its blocks left in state
  * L2B_USED (the engine marks them L2B_TABLE when a checkpoint lists it).
- * At least one record must have been added.  Frees w.
+ * At least one record must have been added (EKV_EINVAL).  Frees w; on
+ * failure it also releases w's blocks, as l2_twriter_abort does.
  */
 int l2_twriter_finish(struct l2_twriter *w, struct l2_table **out);
 /* Give up: release the blocks it allocated, free w. */
