@@ -140,19 +140,27 @@ static int outputs_push(struct outputs *o, struct l2_table *t)
 	return 0;
 }
 
+/* A key bound: NULL key = unbounded. */
+struct bound {
+	const uint8_t *key;
+	uint32_t klen;
+};
+
 /*
- * Drain a merged source into new tables of `level`, each at most
- * max_blocks blocks (0: one table), ids from *next_id.  filter_keys as in
- * l2_twriter_new (0: no filter).
+ * Drain a merged source, from lo (inclusive) to hi (exclusive), into new
+ * tables of `level`, each at most max_blocks blocks (0: one table), ids
+ * from *next_id.  filter_keys as in l2_twriter_new (0: no filter).
  */
 static int write_tables(struct l2_engine *en, struct l2_src *src, uint8_t level,
-			uint32_t max_blocks, uint32_t filter_keys, uint32_t *next_id,
-			struct outputs *o)
+			uint32_t max_blocks, uint32_t filter_keys, struct bound lo, struct bound hi,
+			uint32_t *next_id, struct outputs *o)
 {
 	struct l2_twriter *w = NULL;
 	uint32_t stamp = (uint32_t)l2_jrn_last_seq(&en->j);
-	int r = src->seek(src, NULL, 0, true);
+	int r = src->seek(src, lo.key, lo.klen, true);
 	while (r == 1) {
+		if (hi.key && l2_key_cmp(src->cur.key, src->cur.klen, hi.key, hi.klen) >= 0)
+			break;
 		if (!w) {
 			r = l2_twriter_new(&en->g, &en->bl, en->cache, (*next_id)++, level, stamp,
 					   filter_keys, &w);
@@ -162,7 +170,10 @@ static int write_tables(struct l2_engine *en, struct l2_src *src, uint8_t level,
 		r = l2_twriter_add(w, &src->cur);
 		if (r < 0)
 			break;
-		if (max_blocks && l2_twriter_blocks(w) >= max_blocks) {
+		/* close a table when its data fills max_blocks less room for its
+		 * index, filter and footer */
+		if (max_blocks &&
+		    l2_twriter_bytes(w) >= (uint64_t)max_blocks * en->g.payload / 8 * 7) {
 			struct l2_table *t;
 			r = l2_twriter_finish(w, &t);
 			w = NULL;
@@ -176,7 +187,7 @@ static int write_tables(struct l2_engine *en, struct l2_src *src, uint8_t level,
 		}
 		r = src->next(src);
 	}
-	if (r == 0 && w) {
+	if (r >= 0 && w) {
 		struct l2_table *t;
 		r = l2_twriter_finish(w, &t);
 		w = NULL;
@@ -220,10 +231,11 @@ int l2_flush(struct l2_engine *en, const struct l2_rec *tx, uint32_t n_tx)
 	else
 		for (uint32_t i = 0; i < ns; i++)
 			srcs[i]->close(srcs[i]);
-	uint32_t next_id = v->next_table_id;
 	struct outputs o = {0};
+	struct bound none = {NULL, 0};
 	if (e == 0 && merged)
-		e = write_tables(en, merged, 0, 0, mem->keys + n_tx, &next_id, &o);
+		e = write_tables(en, merged, 0, 0, mem->keys + n_tx, none, none, &en->next_table_id,
+				 &o);
 	if (merged)
 		merged->close(merged);
 	struct l2_version *nv = NULL;
@@ -240,7 +252,7 @@ int l2_flush(struct l2_engine *en, const struct l2_rec *tx, uint32_t n_tx)
 		nv->t[o.n + i] = v->t[i];
 	}
 	nv->epoch = v->epoch + 1;
-	nv->next_table_id = next_id;
+	nv->next_table_id = en->next_table_id;
 	uint8_t *p = NULL;
 	uint32_t plen;
 	struct l2_mem *nm = NULL;
@@ -352,75 +364,26 @@ static int by_min_key(const void *a, const void *b)
 	return l2_key_cmp(x->min_key, x->min_klen, y->min_key, y->min_klen);
 }
 
-static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
+/* Blocks of every table of a level. */
+static uint32_t level_blocks(const struct l2_version *v, uint32_t level)
 {
-	struct l2_version *v = en->cur;
-	uint32_t nin = 0;
+	uint32_t n = 0;
 	for (uint32_t i = 0; i < v->n; i++)
-		if (v->t[i]->level == up || v->t[i]->level == down)
-			nin++;
-	struct l2_src **srcs = calloc(nin ? nin : 1, sizeof(*srcs));
-	struct l2_treader rd;
-	l2_treader_init(&rd, &en->g, en->f, en->cache);
-	if (!srcs)
-		return EKV_ENOMEM;
-	int e = 0;
-	uint32_t k = 0;
-	/* read order: the upper level first (L0 newest first), then the lower */
-	for (uint32_t pass = 0; pass < 2 && e == 0; pass++)
-		for (uint32_t i = 0; i < v->n && e == 0; i++)
-			if (v->t[i]->level == (pass ? down : up))
-				e = l2_table_iter(v->t[i], &rd, &srcs[k++]);
-	bool bottom = true;
-	for (uint32_t i = 0; i < v->n; i++)
-		if (v->t[i]->level > down)
-			bottom = false;
-	struct l2_src *merged = NULL;
-	if (e == 0)
-		e = l2_merge_new(srcs, k, bottom, &merged);
-	else
-		for (uint32_t i = 0; i < k; i++)
-			if (srcs[i])
-				srcs[i]->close(srcs[i]);
-	free(srcs);
-	uint32_t next_id = v->next_table_id;
-	struct outputs o = {0};
-	if (e == 0) {
-		uint64_t bytes = level_bytes(v, up, NULL) + level_bytes(v, down, NULL);
-		uint32_t fk = down <= 1 && bytes < 64 * 1024 ? (uint32_t)(bytes / 4) : 0;
-		e = write_tables(en, merged, (uint8_t)down, table_blocks_max(en), fk, &next_id, &o);
-	}
-	if (merged)
-		merged->close(merged);
-	l2_treader_free(&rd);
-	struct l2_version *nv = NULL;
-	if (e == 0)
-		e = l2_version_new(v->n - nin + o.n, &nv);
-	if (e < 0) {
-		outputs_abort(en, &o);
-		return e;
-	}
-	uint32_t at = 0;
-	for (uint32_t i = 0; i < v->n; i++)
-		if (v->t[i]->level != up && v->t[i]->level != down) {
-			l2_table_get_ref(v->t[i]);
-			nv->t[at++] = v->t[i];
-		}
-	for (uint32_t i = 0; i < o.n; i++) {
-		l2_table_get_ref(o.t[i]);
-		nv->t[at++] = o.t[i];
-	}
-	/* L0 keeps its order; levels >= 1 sorted by key */
-	uint32_t first_l1 = 0;
-	while (first_l1 < nv->n && nv->t[first_l1]->level == 0)
-		first_l1++;
-	qsort(nv->t + first_l1, nv->n - first_l1, sizeof(*nv->t), by_min_key);
-	nv->epoch = v->epoch;
-	nv->next_table_id = next_id;
+		if (v->t[i]->level == level)
+			n += v->t[i]->nblocks;
+	return n;
+}
+
+/*
+ * Publish version nv with an UPDATE checkpoint; retire the tables of the
+ * current version that nv no longer lists.  Consumes nv.
+ */
+static int checkpoint_update(struct l2_engine *en, struct l2_version *nv)
+{
 	uint8_t *p = NULL;
 	uint32_t plen;
 	uint64_t seq;
-	e = l2_ckpt_build(en, nv, L2_CKPT_UPDATE, &p, &plen);
+	int e = l2_ckpt_build(en, nv, L2_CKPT_UPDATE, &p, &plen);
 	if (e == 0) {
 		e = l2_jrn_append(&en->j, L2_E_CHECKPOINT, p, plen, UINT32_MAX, true, &seq);
 		if (e < 0)
@@ -429,26 +392,170 @@ static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
 	free(p);
 	if (e < 0) {
 		l2_version_put(nv);
-		if (!en->broken) {
-			outputs_abort(en, &o);
+		return e;
+	}
+	struct l2_version *v = en->cur;
+	for (uint32_t i = 0; i < v->n; i++) {
+		bool kept = false;
+		for (uint32_t k = 0; k < nv->n && !kept; k++)
+			kept = nv->t[k] == v->t[i];
+		if (!kept)
+			l2_engine_retire(en, v->t[i]);
+	}
+	for (uint32_t k = 0; k < nv->n; k++)
+		for (uint32_t b = 0; b < nv->t[k]->nblocks; b++)
+			l2_blocks_set(&en->bl, nv->t[k]->blocks[b], L2B_TABLE);
+	l2_engine_publish(en, nv, NULL, seq);
+	l2_engine_reclaim(en);
+	return 0;
+}
+
+/*
+ * The version after one step: the current tables minus `drop` (n_drop of
+ * them) plus the outputs; levels >= 1 sorted by key.
+ */
+static int next_version(struct l2_engine *en, struct l2_table **drop, uint32_t n_drop,
+			struct outputs *o, struct l2_version **out)
+{
+	struct l2_version *v = en->cur, *nv;
+	int e = l2_version_new(v->n - n_drop + o->n, &nv);
+	if (e < 0)
+		return e;
+	uint32_t at = 0;
+	for (uint32_t i = 0; i < v->n; i++) {
+		bool dropped = false;
+		for (uint32_t k = 0; k < n_drop && !dropped; k++)
+			dropped = drop[k] == v->t[i];
+		if (dropped)
+			continue;
+		l2_table_get_ref(v->t[i]);
+		nv->t[at++] = v->t[i];
+	}
+	for (uint32_t i = 0; i < o->n; i++) {
+		l2_table_get_ref(o->t[i]);
+		nv->t[at++] = o->t[i];
+	}
+	nv->n = at;
+	uint32_t first = 0;
+	while (first < nv->n && nv->t[first]->level == 0)
+		first++;
+	qsort(nv->t + first, nv->n - first, sizeof(*nv->t), by_min_key);
+	nv->epoch = v->epoch;
+	nv->next_table_id = en->next_table_id;
+	*out = nv;
+	return 0;
+}
+
+/*
+ * Merge every table of level `up` into level `down`, one step per table of
+ * `down` (docs/FORMAT.md §L9.3): each step writes the outputs that replace
+ * one lower table and checkpoints, so the space a compaction needs is the
+ * upper level plus one step's output.  The upper tables are read before the
+ * lower level at every step (they hold the same newest versions as the
+ * outputs), and leave with the last step.
+ */
+static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
+{
+	struct l2_version *v0 = en->cur; /* the plan; en->cur moves at every step */
+	__atomic_add_fetch(&v0->refs, 1, __ATOMIC_RELAXED);
+	struct l2_table **u = calloc(v0->n ? v0->n : 1, sizeof(*u));
+	struct l2_table **d = calloc(v0->n ? v0->n : 1, sizeof(*d));
+	int e = u && d ? 0 : EKV_ENOMEM;
+	uint32_t nu = 0, nd = 0;
+	bool bottom = true;
+	uint64_t up_bytes = 0, up_recs = 0;
+	for (uint32_t i = 0; e == 0 && i < v0->n; i++) {
+		struct l2_table *t = v0->t[i];
+		if (t->level == up) {
+			u[nu++] = t;
+			up_bytes += t->stream_len;
+			up_recs += t->records;
+		} else if (t->level == down) {
+			d[nd++] = t; /* levels >= 1 are listed by key */
+		} else if (t->level > down) {
+			bottom = false;
+		}
+	}
+	struct l2_treader rd;
+	l2_treader_init(&rd, &en->g, en->f, en->cache);
+	uint32_t steps = nd ? nd : 1;
+	for (uint32_t k = 0; e == 0 && k < steps; k++) {
+		struct bound lo = {NULL, 0}, hi = {NULL, 0};
+		if (k > 0)
+			lo = (struct bound){d[k]->min_key, d[k]->min_klen};
+		if (k + 1 < nd)
+			hi = (struct bound){d[k + 1]->min_key, d[k + 1]->min_klen};
+		struct l2_src **srcs = calloc(nu + 1, sizeof(*srcs));
+		if (!srcs) {
+			e = EKV_ENOMEM;
+			break;
+		}
+		uint32_t ns = 0;
+		for (uint32_t i = 0; e == 0 && i < nu; i++)
+			e = l2_table_iter(u[i], &rd, &srcs[ns++]);
+		if (e == 0 && nd)
+			e = l2_table_iter(d[k], &rd, &srcs[ns++]);
+		struct l2_src *merged = NULL;
+		if (e == 0) {
+			e = l2_merge_new(srcs, ns, bottom, &merged);
 		} else {
-			/* blocks stay in use until the remount the broken state forces */
+			for (uint32_t i = 0; i < ns; i++)
+				if (srcs[i])
+					srcs[i]->close(srcs[i]);
+		}
+		free(srcs);
+		struct outputs o = {0};
+		if (e == 0) {
+			/* a filter sized for the records one output table holds */
+			uint64_t bytes = up_bytes / steps + (nd ? d[k]->stream_len : 0);
+			uint64_t recs = up_recs / steps + (nd ? d[k]->records : 0);
+			uint64_t per = recs ? bytes / recs + 1 : 1;
+			uint64_t fit = (uint64_t)table_blocks_max(en) * en->g.payload / per + 1;
+			uint64_t keys = recs < fit ? recs : fit;
+			uint32_t fk = down == 1 ? (uint32_t)(keys > 8192 ? 8192 : keys) : 0;
+			e = write_tables(en, merged, (uint8_t)down, table_blocks_max(en), fk, lo, hi,
+					 &en->next_table_id, &o);
+		}
+		if (merged)
+			merged->close(merged);
+		struct l2_table *drop[1 + L2_LEVELS];
+		struct l2_table **dropv = drop;
+		uint32_t ndrop = 0;
+		bool last = k + 1 == steps;
+		if (last) {
+			dropv = calloc(nu + 1, sizeof(*dropv));
+			if (!dropv && e == 0)
+				e = EKV_ENOMEM;
+		}
+		if (e == 0) {
+			if (nd)
+				dropv[ndrop++] = d[k];
+			if (last)
+				for (uint32_t i = 0; i < nu; i++)
+					dropv[ndrop++] = u[i];
+		}
+		struct l2_version *nv = NULL;
+		if (e == 0)
+			e = next_version(en, dropv, ndrop, &o, &nv);
+		if (dropv != drop)
+			free(dropv);
+		if (e == 0)
+			e = checkpoint_update(en, nv);
+		if (e < 0 && !en->broken)
+			outputs_abort(en, &o);
+		else {
 			for (uint32_t i = 0; i < o.n; i++)
 				l2_table_put(o.t[i]);
 			free(o.t);
 		}
-		return e;
 	}
-	mark_tables(en, &o);
-	for (uint32_t i = 0; i < o.n; i++)
-		l2_table_put(o.t[i]);
-	free(o.t);
-	for (uint32_t i = 0; i < v->n; i++)
-		if (v->t[i]->level == up || v->t[i]->level == down)
-			l2_engine_retire(en, v->t[i]);
-	l2_engine_publish(en, nv, NULL, seq);
+	l2_treader_free(&rd);
+	free(u);
+	free(d);
+	l2_version_put(v0);
+	if (e < 0)
+		return e;
 	en->compactions++;
-	l2_engine_reclaim(en);
 	return 1;
 }
 
@@ -465,6 +572,79 @@ int l2_engine_compact(struct l2_engine *en, bool full)
 	return compact_levels(en, up, down);
 }
 
+/* ---- space --------------------------------------------------------------- */
+
+/*
+ * Blocks the engine may need before maintenance frees any (docs/FORMAT.md
+ * §L13): the journal growing to J blocks, a flush of a memtable of
+ * mem_bytes (its table and the next epoch's block), and the largest
+ * incremental compaction: an upper level (level 0 after that flush) plus
+ * one step's output.
+ */
+static uint32_t blocks_needed(const struct l2_engine *en, uint32_t mem_bytes)
+{
+	const struct l2_geom *g = &en->g;
+	const struct l2_version *v = en->cur;
+	uint32_t T = table_blocks_max(en);
+	uint32_t j = g->journal_blocks > en->j.nchain ? g->journal_blocks - en->j.nchain : 0;
+	uint32_t flush = (uint32_t)((uint64_t)mem_bytes * 5 / 4 / g->payload) + 2;
+	uint32_t top = max_level(v);
+	uint32_t comp = level_blocks(v, 0) + flush + T + 1;
+	for (uint32_t lv = 1; lv < top; lv++) {
+		uint32_t b = level_blocks(v, lv) + T + 1;
+		if (b > comp)
+			comp = b;
+	}
+	return j + flush + comp + 1;
+}
+
+/* Whether a commit can make the data larger: a put of a new key or of a
+ * longer value (looked up only when space is short). */
+static bool grows(struct l2_engine *en, const struct l2_rec *recs, uint32_t n)
+{
+	struct l2_snap s;
+	struct l2_treader rd;
+	bool g = false;
+	l2_engine_snap(en, &s);
+	l2_treader_init(&rd, &en->g, en->f, en->cache);
+	for (uint32_t i = 0; i < n && !g; i++) {
+		if (recs[i].del)
+			continue;
+		size_t old = 0;
+		int e = l2_snap_get(&s, &rd, recs[i].key, recs[i].klen, NULL, 0, &old);
+		g = (e != 0 && e != EKV_ERANGE) || old < recs[i].vlen;
+	}
+	l2_treader_free(&rd);
+	l2_snap_release(&s);
+	return g;
+}
+
+/* Room for a commit of `bytes` record bytes: 0, or EKV_ENOSPC after trying
+ * to make room. */
+static int make_room(struct l2_engine *en, const struct l2_rec *recs, uint32_t n, uint32_t bytes)
+{
+	const uint32_t slack = 2; /* kept for commits that do not grow the data */
+	for (int attempt = 0;; attempt++) {
+		uint32_t need = blocks_needed(en, l2_mem_bytes_after(en->mem, bytes, n));
+		uint32_t avail = l2_blocks_available(&en->bl);
+		if (avail >= need + slack)
+			return 0;
+		if (avail >= need && !grows(en, recs, n))
+			return 0;
+		if (attempt == 2)
+			return EKV_ENOSPC;
+		/* flush and merge what can be merged, then look again */
+		int e = attempt == 0 ? l2_flush(en, NULL, 0) : 0;
+		if (e < 0)
+			return e;
+		uint32_t up, down;
+		while (e >= 0 && pick(en, en->cur, true, &up, &down))
+			e = compact_levels(en, up, down);
+		if (e < 0 && e != EKV_ENOSPC)
+			return e;
+	}
+}
+
 /* ---- commits ------------------------------------------------------------- */
 
 int l2_engine_commit(struct l2_engine *en, const struct l2_rec *recs, uint32_t n)
@@ -479,6 +659,9 @@ int l2_engine_commit(struct l2_engine *en, const struct l2_rec *recs, uint32_t n
 		if (e < 0)
 			return e;
 	}
+	e = make_room(en, recs, n, bytes);
+	if (e < 0)
+		return e;
 	if (bytes > journal_commit_max(en)) {
 		/* a large transaction becomes a table: the flush is its commit point */
 		e = l2_flush(en, recs, n);

@@ -213,6 +213,7 @@ int l2_engine_format(struct l2_engine *en)
 		return e;
 	v->epoch = 1;
 	v->next_table_id = 1;
+	en->next_table_id = 1;
 	uint8_t *p;
 	uint32_t n;
 	e = l2_ckpt_build(en, v, L2_CKPT_FLUSH, &p, &n);
@@ -623,6 +624,12 @@ int l2_engine_mount(struct l2_engine *en)
 	e = l2_jrn_resume(&en->j, epoch, chain, nchain, &v);
 	if (e < 0)
 		goto out;
+	/* table ids are never reused, not even those of tables a cut left
+	 * unfinished: their blocks may still carry headers */
+	en->next_table_id = ver->next_table_id;
+	for (uint32_t i = 0; i < m.nth; i++)
+		if (m.th[i].owner >= en->next_table_id)
+			en->next_table_id = m.th[i].owner + 1;
 	en->j.next_seq = v.last_seq + 1;
 	l2_engine_publish(en, ver, m.mem, v.last_seq);
 	ver = NULL;

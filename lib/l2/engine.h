@@ -60,6 +60,7 @@ struct l2_engine {
 	bool broken;               /* a write failed half-way: remount before use */
 	bool force_flush;          /* start a new epoch before the next commit */
 	uint32_t random;
+	uint32_t next_table_id;    /* never reused, not even after an aborted write */
 	int on_damage;
 	struct l2_table **retired; /* removed from the current version, blocks not free yet */
 	uint32_t n_retired, cap_retired;

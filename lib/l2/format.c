@@ -46,7 +46,11 @@ void l2_geom_default(struct l2_geom *g, uint32_t block_size, uint32_t block_coun
 		spare = 2;
 	uint32_t j = block_count > spare ? (block_count - spare) / 8 : 0;
 	g->journal_blocks = (uint8_t)(j < L2_JOURNAL_MIN ? L2_JOURNAL_MIN : j > 8 ? 8 : j);
-	g->memtable_kib = 28;
+	/* the memtable's flushes must fit the device many times over */
+	uint32_t usable = block_count > spare + g->journal_blocks ? block_count - spare - g->journal_blocks
+								   : 0;
+	uint64_t kib = (uint64_t)usable * (block_size - L2_HDR_SIZE) / 32 / 1024;
+	g->memtable_kib = (uint16_t)(kib < 1 ? 1 : kib > 28 ? 28 : kib);
 	g->max_key = 64;
 	g->max_value = 1024;
 }

@@ -158,6 +158,7 @@ static int deliver(struct parse *ps, const struct l2_entry_hdr *h, const uint8_t
 		if ((uint32_t)s != h->seq_lo)
 			return EKV_ECORRUPT;
 		ps->seq = s;
+		ps->expect = h->seq_lo;
 		ps->have_seq = true;
 		ps->v->first_seq = s;
 	}
