@@ -26,6 +26,7 @@
 
 #include "proto.h"
 #include "session.h"
+#include "util.h"
 
 #define BATCH_BYTES (64u * 1024u) /* cursor batch target; at least one largest pair */
 
@@ -70,13 +71,9 @@ uint32_t server_min_frame(const struct ekv_profile *p)
 
 int server_init(struct server *srv)
 {
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int e = pthread_cond_init(&srv->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (e)
-		return -e;
+	int e = cond_init_monotonic(&srv->cond);
+	if (e < 0)
+		return e;
 	pthread_mutex_init(&srv->lock, NULL);
 	return 0;
 }
@@ -88,17 +85,6 @@ void server_destroy(struct server *srv)
 }
 
 /* ---- the writer queue ---------------------------------------------------- */
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
 
 /* Hand the writer to the first waiter, or free it. */
 static void writer_release_locked(struct server *srv)
@@ -176,21 +162,6 @@ static int writer_acquire(struct server *srv, int timeout_ms)
 
 /* ---- frames in and out ---------------------------------------------------- */
 
-static int ensure(uint8_t **buf, size_t *cap, size_t want)
-{
-	if (*cap >= want)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < want)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return EKV_ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
 enum { FILL_OK = 0, FILL_EOF = 1, FILL_IDLE = 2, FILL_ERROR = 3 };
 
 /* Have `want` unconsumed bytes buffered. */
@@ -203,7 +174,7 @@ static int fill(struct session *s, size_t want)
 		s->in_len -= s->in_off;
 		s->in_off = 0;
 	}
-	if (ensure(&s->in, &s->in_cap, want) < 0)
+	if (grow_array(&s->in, &s->in_cap, want, 1, 4096) < 0)
 		return FILL_ERROR;
 	while (s->in_len < want) {
 		ssize_t n = proto_recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
@@ -267,7 +238,7 @@ static void violation(struct session *s, uint32_t id, const char *why)
 
 static bool reply_begin(struct session *s, uint32_t id, size_t payload_max)
 {
-	if (ensure(&s->out, &s->out_cap, PROTO_HEADER_SIZE + payload_max) < 0) {
+	if (grow_array(&s->out, &s->out_cap, PROTO_HEADER_SIZE + payload_max, 1, 4096) < 0) {
 		reply_error(s, id, EKV_ENOMEM, NULL);
 		return false;
 	}
@@ -376,7 +347,7 @@ static void on_get(struct session *s, const struct proto_request *q)
 		reply_error(s, q->id, e, NULL);
 		return;
 	}
-	proto_store_u32(lenp, (uint32_t)vlen);
+	put_le32(lenp, (uint32_t)vlen);
 	proto_reserve(&s->w, vlen);
 	reply_end(s, q->id);
 }
@@ -436,9 +407,9 @@ static void send_batch(struct session *s, uint32_t req_id, struct dcursor *dc, u
 		}
 		/* [klen][key][vlen][value]: slide the value down behind the key */
 		uint8_t *p = s->w.p + at;
-		proto_store_u32(p, (uint32_t)kl);
+		put_le32(p, (uint32_t)kl);
 		memcpy(p + 4, s->key, kl);
-		proto_store_u32(p + 4 + kl, (uint32_t)vl);
+		put_le32(p + 4 + kl, (uint32_t)vl);
 		memmove(p + 8 + kl, vp, vl);
 		proto_reserve(&s->w, PROTO_PAIR_OVERHEAD + kl + vl);
 		count++;
@@ -656,7 +627,7 @@ static bool stopping(struct server *srv)
 static void serve(struct session *s)
 {
 	struct server *srv = s->srv;
-	if (ensure(&s->out, &s->out_cap, 4096) < 0)
+	if (grow_array(&s->out, &s->out_cap, 4096, 1, 4096) < 0)
 		return;
 	for (;;) {
 		if (stopping(srv)) {

@@ -19,6 +19,7 @@
 
 #include "db.h"
 #include "flash.h"
+#include "util.h"
 
 const char *ekv_strerror(int err)
 {
@@ -105,14 +106,10 @@ void db_snapshot_put(ekv_db *db, struct snapshot *s)
 
 static int limbo_add_locked(ekv_db *db, uint32_t page, uint64_t gen)
 {
-	if (db->n_limbo == db->cap_limbo) {
-		uint32_t cap = db->cap_limbo ? db->cap_limbo * 2 : 64;
-		struct limbo_entry *l = realloc(db->limbo, cap * sizeof(*l));
-		if (!l)
-			return EKV_ENOMEM;
-		db->limbo = l;
-		db->cap_limbo = cap;
-	}
+	int e = grow_array(&db->limbo, &db->cap_limbo, (size_t)db->n_limbo + 1,
+			   sizeof(*db->limbo), 64);
+	if (e < 0)
+		return e;
 	db->limbo[db->n_limbo++] = (struct limbo_entry){page, gen};
 	return 0;
 }
@@ -173,17 +170,6 @@ static void refresh_pins_locked(ekv_db *db)
 	}
 	db->n_limbo = k;
 	db->pins_stale = false;
-}
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
 }
 
 /* Wait on the handle's condition; false on timeout. Called locked. */
@@ -332,13 +318,12 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	ekv_db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return EKV_ENOMEM;
+	bool have_engine = false, have_lock = false;
 	int e = geom_init(&db->g, p, NULL, 0);
 	if (e == 0 && (flash->page_size != p->page_size || flash->page_count < p->page_count))
 		e = EKV_EINVAL;
-	if (e < 0) {
-		free(db);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
 	if (o)
 		db->o = *o;
 	else
@@ -348,22 +333,32 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	if (!db->o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)db;
 	e = rec_engine_init(&db->en, &db->g, flash, seed);
-	if (e < 0) {
-		free(db);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
+	have_engine = true;
 	db->en.fm.rust_meta_log = db->o.rust_meta_log;
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
-	pthread_mutex_init(&db->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_cond_init(&db->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	e = -pthread_mutex_init(&db->lock, NULL);
+	if (e < 0)
+		goto fail;
+	have_lock = true;
+	/* busy timeouts wait on the monotonic clock: wall-clock steps do not
+	 * shorten or stretch them */
+	e = cond_init_monotonic(&db->cond);
+	if (e < 0)
+		goto fail;
 	db->live.next = db->live.prev = &db->live;
 	*out = db;
 	return 0;
+fail:
+	if (have_lock)
+		pthread_mutex_destroy(&db->lock);
+	if (have_engine)
+		rec_engine_destroy(&db->en);
+	free(db);
+	return e;
 }
 
 void ekv_close(ekv_db *db)

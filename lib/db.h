@@ -34,7 +34,8 @@ struct ekv_db {
 	struct snapshot live; /* sentinel of the live list */
 	uint64_t gen;
 	struct limbo_entry *limbo;
-	uint32_t n_limbo, cap_limbo;
+	uint32_t n_limbo;
+	size_t cap_limbo;
 	bool pins_stale;
 	bool writer_busy;     /* writer slot: a write transaction, mount or format */
 	unsigned pl_shared;   /* in-process holders of the shared process lock */

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "proto.h"
+#include "util.h"
 
 /* ---- writer ---------------------------------------------------------------- */
 
@@ -46,23 +47,6 @@ void proto_put_raw(struct proto_writer *w, const void *p, size_t len)
 		memcpy(at, p, len);
 }
 
-static void store_u16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-void proto_store_u32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t load_u32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 void proto_put_u8(struct proto_writer *w, uint8_t v)
 {
 	proto_put_raw(w, &v, 1);
@@ -72,14 +56,14 @@ void proto_put_u16(struct proto_writer *w, uint16_t v)
 {
 	uint8_t *at = proto_reserve(w, 2);
 	if (at)
-		store_u16(at, v);
+		put_le16(at, v);
 }
 
 void proto_put_u32(struct proto_writer *w, uint32_t v)
 {
 	uint8_t *at = proto_reserve(w, 4);
 	if (at)
-		proto_store_u32(at, v);
+		put_le32(at, v);
 }
 
 void proto_put_u64(struct proto_writer *w, uint64_t v)
@@ -104,11 +88,11 @@ void proto_frame_begin(struct proto_writer *w, uint8_t type, uint32_t id)
 	uint8_t *h = proto_reserve(w, PROTO_HEADER_SIZE);
 	if (!h)
 		return;
-	proto_store_u32(h, 0);
+	put_le32(h, 0);
 	h[4] = PROTO_VERSION;
 	h[5] = type;
-	store_u16(h + 6, 0);
-	proto_store_u32(h + 8, id);
+	put_le16(h + 6, 0);
+	put_le32(h + 8, id);
 }
 
 long proto_frame_end(struct proto_writer *w)
@@ -116,7 +100,7 @@ long proto_frame_end(struct proto_writer *w)
 	if (w->overflow)
 		return EKV_ETOOBIG;
 	size_t n = w->len - w->frame_start;
-	proto_store_u32(w->p + w->frame_start, (uint32_t)(n - PROTO_HEADER_SIZE));
+	put_le32(w->p + w->frame_start, (uint32_t)(n - PROTO_HEADER_SIZE));
 	return (long)n;
 }
 
@@ -150,7 +134,7 @@ static const uint8_t *take(struct reader *r, size_t n)
 static uint32_t get_u32(struct reader *r)
 {
 	const uint8_t *b = take(r, 4);
-	return b ? load_u32(b) : 0;
+	return b ? get_le32(b) : 0;
 }
 
 static uint64_t get_u64(struct reader *r)
@@ -218,11 +202,11 @@ int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_h
 	static const char *unused;
 	if (!why)
 		why = &unused;
-	h->payload_len = load_u32(buf);
+	h->payload_len = get_le32(buf);
 	h->version = buf[4];
 	h->type = buf[5];
 	h->flags = (uint16_t)(buf[6] | buf[7] << 8);
-	h->id = load_u32(buf + 8);
+	h->id = get_le32(buf + 8);
 	if (h->version != PROTO_VERSION) {
 		*why = "unsupported protocol version";
 		return EKV_EPROTO;
@@ -527,8 +511,8 @@ void proto_batch_finish(struct proto_writer *w, size_t head, int32_t status, uin
 {
 	if (w->overflow)
 		return;
-	proto_store_u32(w->p + head + 4, (uint32_t)status);
-	proto_store_u32(w->p + head + 8, count);
+	put_le32(w->p + head + 4, (uint32_t)status);
+	put_le32(w->p + head + 8, count);
 }
 
 int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch *b)

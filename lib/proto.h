@@ -132,8 +132,6 @@ void proto_put_u32(struct proto_writer *w, uint32_t v);
 void proto_put_u64(struct proto_writer *w, uint64_t v);
 void proto_put_bytes(struct proto_writer *w, const void *p, size_t len); /* u32 length + bytes */
 void proto_put_raw(struct proto_writer *w, const void *p, size_t len);
-/* Store a u32 at a place reserved earlier (a length known only later). */
-void proto_store_u32(uint8_t *at, uint32_t v);
 /* Reserve room for `len` raw bytes and return where they go (NULL on overflow). */
 uint8_t *proto_reserve(struct proto_writer *w, size_t len);
 

@@ -24,6 +24,7 @@
 
 #include "proto.h"
 #include "remote.h"
+#include "util.h"
 
 #define CLIENT_DEFAULT_MAX_FRAME (1024u * 1024u)
 #define POOL_IDLE_MAX 8 /* idle connections kept open per handle */
@@ -94,13 +95,6 @@ static struct remote *remote_of_db(ekv_db *db)
 	return (struct remote *)(void *)db;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void ekv_connect_options_default(struct ekv_connect_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -119,21 +113,6 @@ static void conn_free(struct conn *c)
 	free(c->out);
 	free(c->in);
 	free(c);
-}
-
-static int grow(uint8_t **buf, size_t *cap, size_t want)
-{
-	if (*cap >= want)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < want)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return EKV_ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
 }
 
 static int conn_send(struct conn *c, const uint8_t *p, size_t n)
@@ -164,7 +143,7 @@ static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
-	if (grow(&c->in, &c->in_cap, want) < 0) {
+	if (grow_array(&c->in, &c->in_cap, want, 1, 4096) < 0) {
 		c->broken = true;
 		return EKV_ENOMEM;
 	}
@@ -178,7 +157,7 @@ static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    (deadline < 0 || now_ms() < deadline))
+		    (deadline < 0 || monotonic_ms() < deadline))
 			continue;
 		c->broken = true; /* end of stream, error or timeout */
 		return EKV_EIO;
@@ -239,7 +218,7 @@ static int conn_farewell(struct remote *r, struct conn *c, int err)
 	if (!c->hung_up)
 		return err; /* reading could block */
 	struct reply rep;
-	int e = conn_read_reply(r, c, PROTO_ID_NONE, now_ms(), &rep);
+	int e = conn_read_reply(r, c, PROTO_ID_NONE, monotonic_ms(), &rep);
 	return e < 0 && e != EKV_EIO && e != EKV_EPROTO ? e : err;
 }
 
@@ -255,7 +234,7 @@ static int call(struct remote *r, struct conn *c, struct proto_request *q, int w
 	size_t need = PROTO_HEADER_SIZE + 16 + (size_t)q->key.len + q->value.len;
 	if (need > r->send_max)
 		return EKV_ETOOBIG;
-	if (grow(&c->out, &c->out_cap, need) < 0)
+	if (grow_array(&c->out, &c->out_cap, need, 1, 4096) < 0)
 		return EKV_ENOMEM;
 	if (++c->last_id == PROTO_ID_NONE)
 		c->last_id = 1;
@@ -272,7 +251,7 @@ static int call(struct remote *r, struct conn *c, struct proto_request *q, int w
 		return 0;
 	int64_t deadline = -1;
 	if (r->o.io_timeout_ms >= 0 && wait_ms >= 0)
-		deadline = now_ms() + r->o.io_timeout_ms + wait_ms;
+		deadline = monotonic_ms() + r->o.io_timeout_ms + wait_ms;
 	return conn_read_reply(r, c, q->id, deadline, rep);
 }
 
@@ -689,7 +668,7 @@ int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, s
  * reused by the next exchange).  Called with the connection locked. */
 static int cursor_take_batch(struct remote_cursor *c, const struct reply *rep)
 {
-	if (grow(&c->buf, &c->buf_cap, rep->len ? rep->len : 1) < 0) {
+	if (grow_array(&c->buf, &c->buf_cap, rep->len ? rep->len : 1, 1, 4096) < 0) {
 		c->c->broken = true; /* so that the daemon drops the cursor with it */
 		return EKV_ENOMEM;
 	}
