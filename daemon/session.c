@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "proto.h"
 #include "session.h"
 #include "util.h"
@@ -53,8 +54,7 @@ struct session {
 	struct dcursor *cursors;
 	unsigned n_cursors;
 	uint32_t last_cursor_id;
-	uint8_t *in;
-	size_t in_cap, in_len, in_off;
+	struct net_in in;
 	uint8_t *out;
 	size_t out_cap;
 	struct proto_writer w;
@@ -167,44 +167,12 @@ enum { FILL_OK = 0, FILL_EOF = 1, FILL_IDLE = 2, FILL_ERROR = 3 };
 /* Have `want` unconsumed bytes buffered. */
 static int fill(struct session *s, size_t want)
 {
-	if (s->in_len - s->in_off >= want)
+	int e = net_fill(&s->in, s->fd, want, s->srv->busy_poll_us);
+	if (e == 0)
 		return FILL_OK;
-	if (s->in_off) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
-		s->in_off = 0;
-	}
-	if (grow_array(&s->in, &s->in_cap, want, 1, 4096) < 0)
-		return FILL_ERROR;
-	while (s->in_len < want) {
-		ssize_t n = proto_recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
-				       s->srv->busy_poll_us);
-		if (n > 0) {
-			s->in_len += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return FILL_EOF;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? FILL_IDLE : FILL_ERROR;
-	}
-	return FILL_OK;
-}
-
-static int send_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	if (e == 1)
+		return FILL_EOF;
+	return e == -EAGAIN || e == -EWOULDBLOCK ? FILL_IDLE : FILL_ERROR;
 }
 
 void send_farewell(int fd, int code, const char *msg)
@@ -637,14 +605,14 @@ static void serve(struct session *s)
 		int f = fill(s, PROTO_HEADER_SIZE);
 		struct proto_header h;
 		const char *why = NULL;
-		if (f == FILL_OK && proto_header_decode(s->in + s->in_off,
+		if (f == FILL_OK && proto_header_decode(s->in.buf + s->in.off,
 							srv->max_frame - PROTO_HEADER_SIZE, &h,
 							&why) == 0 &&
 		    h.type >= PROTO_OK)
 			why = "a reply frame is not a request";
 		if (f == FILL_OK && why) {
 			violation(s, h.id, why);
-			send_all(s->fd, s->w.p, s->w.len);
+			net_send_all(s->fd, s->w.p, s->w.len);
 			return;
 		}
 		if (f == FILL_OK)
@@ -658,15 +626,15 @@ static void serve(struct session *s)
 			send_farewell(s->fd, EKV_ECANCELED, "ekvd is stopping");
 		if (f != FILL_OK)
 			return;
-		const uint8_t *payload = s->in + s->in_off + PROTO_HEADER_SIZE;
-		s->in_off += PROTO_HEADER_SIZE + (size_t)h.payload_len;
+		const uint8_t *payload = s->in.buf + s->in.off + PROTO_HEADER_SIZE;
+		net_consume(&s->in, PROTO_HEADER_SIZE + (size_t)h.payload_len);
 		struct proto_request q;
 		s->w.len = 0;
 		if (proto_request_decode(&h, payload, &q, &why) < 0)
 			violation(s, h.id, why);
 		else
 			handle(s, &q);
-		if (s->w.len && send_all(s->fd, s->w.p, s->w.len) < 0)
+		if (s->w.len && net_send_all(s->fd, s->w.p, s->w.len) < 0)
 			return;
 		if (s->fatal)
 			return;
@@ -697,7 +665,7 @@ void *session_run(void *arg)
 	if (srv->verbose)
 		ekvd_log(LOG_INFO, "%s: disconnected", s->peer);
 	free(s->cursors);
-	free(s->in);
+	net_in_free(&s->in);
 	free(s->out);
 	/* unregister last: once the count drops, shutdown may tear down srv */
 	pthread_mutex_lock(&srv->lock);

@@ -21,7 +21,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 bld=$src/build-fuzz
 
 if [ ! -f "$bld/build.ninja" ]; then
-	CC=clang meson setup "$bld" "$src" --buildtype=debugoptimized >/dev/null
+	CC=clang meson setup "$bld" "$src" --buildtype=debugoptimized -Dfuzzing=true >/dev/null
 fi
 ninja -C "$bld" fuzz/corpus.stamp $(for t in $targets; do echo "fuzz/$t"; done) >/dev/null
 

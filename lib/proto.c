@@ -10,10 +10,6 @@
  * Must never: read outside the given buffer, allocate, or do I/O.
  */
 #include <string.h>
-#include <errno.h>
-#include <sys/socket.h>
-#include <sched.h>
-#include <time.h>
 
 #include "proto.h"
 #include "util.h"
@@ -553,26 +549,4 @@ int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct prot
 	b->off = rd.off;
 	b->seen++;
 	return 1;
-}
-
-ssize_t proto_recv(int fd, void *buf, size_t len, unsigned spin_us)
-{
-	if (spin_us) {
-		struct timespec t0, t;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (;;) {
-			ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-			if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-				return n;
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			int64_t us = (int64_t)(t.tv_sec - t0.tv_sec) * 1000000 +
-				     (t.tv_nsec - t0.tv_nsec) / 1000;
-			if (us >= spin_us)
-				break;
-			/* let other runnable threads (other clients) go first: a
-			 * spin then only uses a CPU that would otherwise idle */
-			sched_yield();
-		}
-	}
-	return recv(fd, buf, len, 0);
 }

@@ -19,8 +19,6 @@
 
 #include "ekv.h"
 
-#include <sys/types.h>
-
 #define PROTO_VERSION 1
 #define PROTO_HEADER_SIZE 12
 /* Frame size limits (header included).  The default suits every profile:
@@ -176,13 +174,8 @@ int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch 
 int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct proto_bytes *value);
 
 
-/*
- * recv() that first polls without sleeping for up to spin_us microseconds:
- * a reply or the next request of a busy peer usually arrives within a few
- * microseconds, and waking a sleeping thread on another CPU costs more than
- * that on small (virtual) machines.  spin_us = 0: a plain recv().
- */
-ssize_t proto_recv(int fd, void *buf, size_t len, unsigned spin_us);
+/* Clients and ekvd poll this long (microseconds) for a reply or the next
+ * request before sleeping in recv() (net.h). */
 #define PROTO_DEFAULT_BUSY_POLL_US 50
 
 #endif

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "proto.h"
 #include "remote.h"
 #include "util.h"
@@ -40,8 +41,7 @@ struct conn {
 	pthread_mutex_t lock; /* one exchange at a time (a cursor and its rtx may race) */
 	uint8_t *out;
 	size_t out_cap;
-	uint8_t *in;
-	size_t in_cap, in_len, in_off;
+	struct net_in in;
 	struct conn *next, *prev; /* every connection of the handle */
 	struct conn *next_idle;
 	unsigned busy_poll_us;
@@ -111,23 +111,17 @@ static void conn_free(struct conn *c)
 		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->out);
-	free(c->in);
+	net_in_free(&c->in);
 	free(c);
 }
 
 static int conn_send(struct conn *c, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			c->broken = true;
-			c->hung_up = errno == EPIPE || errno == ECONNRESET;
-			return EKV_EIO;
-		}
-		p += k;
-		n -= (size_t)k;
+	int e = net_send_all(c->fd, p, n);
+	if (e < 0) {
+		c->broken = true;
+		c->hung_up = e == -EPIPE || e == -ECONNRESET;
+		return EKV_EIO;
 	}
 	return 0;
 }
@@ -136,33 +130,15 @@ static int conn_send(struct conn *c, const uint8_t *p, size_t n)
  * socket's receive timeout, if any, only makes us look at the clock). */
 static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 {
-	if (c->in_len - c->in_off >= want)
-		return 0;
-	if (c->in_off) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
-	if (grow_array(&c->in, &c->in_cap, want, 1, 4096) < 0) {
-		c->broken = true;
-		return EKV_ENOMEM;
-	}
-	while (c->in_len < want) {
-		ssize_t k = proto_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
-				       c->busy_poll_us);
-		if (k > 0) {
-			c->in_len += (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    (deadline < 0 || monotonic_ms() < deadline))
+	for (;;) {
+		int e = net_fill(&c->in, c->fd, want, c->busy_poll_us);
+		if (e == 0)
+			return 0;
+		if ((e == -EAGAIN || e == -EWOULDBLOCK) && (deadline < 0 || monotonic_ms() < deadline))
 			continue;
 		c->broken = true; /* end of stream, error or timeout */
-		return EKV_EIO;
+		return e == EKV_ENOMEM ? e : EKV_EIO;
 	}
-	return 0;
 }
 
 /* Read the reply to request `id`.  An ERROR frame gives its code; id 0 is
@@ -174,7 +150,7 @@ static int conn_read_reply(struct remote *r, struct conn *c, uint32_t id, int64_
 	if (e < 0)
 		return e;
 	struct proto_header h;
-	if (proto_header_decode(c->in + c->in_off, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
+	if (proto_header_decode(c->in.buf + c->in.off, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
 	    (h.type != PROTO_OK && h.type != PROTO_ERROR)) {
 		c->broken = true;
 		return EKV_EPROTO;
@@ -182,10 +158,8 @@ static int conn_read_reply(struct remote *r, struct conn *c, uint32_t id, int64_
 	e = conn_fill(c, PROTO_HEADER_SIZE + (size_t)h.payload_len, deadline);
 	if (e < 0)
 		return e;
-	const uint8_t *payload = c->in + c->in_off + PROTO_HEADER_SIZE;
-	c->in_off += PROTO_HEADER_SIZE + (size_t)h.payload_len;
-	if (c->in_off == c->in_len)
-		c->in_off = c->in_len = 0; /* the bytes stay where they are until the next fill */
+	const uint8_t *payload = c->in.buf + c->in.off + PROTO_HEADER_SIZE;
+	net_consume(&c->in, PROTO_HEADER_SIZE + (size_t)h.payload_len);
 	if (h.type == PROTO_ERROR) {
 		int code;
 		if (proto_error_decode(payload, h.payload_len, &code, NULL) < 0) {
