@@ -62,6 +62,8 @@ static const char *esc(const uint8_t *s, uint32_t n, char *out, size_t cap)
 
 int ekv_file_level(const struct ekv_profile *p, uint32_t file_id, int *level, int *slot)
 {
+	if (!level || !slot)
+		return EKV_EINVAL;
 	struct geom g;
 	int e = geom_init(&g, p, NULL, 0);
 	if (e < 0)
@@ -854,6 +856,10 @@ int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn repo
 	      ekv_progress_fn progress, void *ctx, struct ekv_check_result *res)
 {
 	struct reporter rep = {.fn = report, .ctx = ctx};
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!f || !p || !res)
+		return EKV_EINVAL;
 	return run(f, p, WHAT_RECORDS, &rep, NULL, progress, ctx, res);
 }
 
@@ -863,6 +869,8 @@ int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ek
 	struct reporter rep = {.fn = out, .ctx = ctx};
 	struct reporter dump = {.fn = out, .ctx = ctx};
 	struct ekv_check_result res;
+	if (!f || !p)
+		return EKV_EINVAL;
 	if (what & EKV_DUMP_RECORDS)
 		what |= EKV_DUMP_FILES | WHAT_RECORDS;
 	return run(f, p, what, &rep, &dump, NULL, NULL, &res);
@@ -990,7 +998,10 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 	ekv_profile_default(&def);
 	if (!hint)
 		hint = &def;
-	memset(out, 0, sizeof(*out));
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!f || !out)
+		return EKV_EINVAL;
 	uint64_t total = (uint64_t)f->page_size * f->page_count;
 
 	/* 1. page size: the one under which most pages carry their own index */

@@ -23,13 +23,15 @@
 
 void ekv_options_default(struct ekv_options *o)
 {
+	if (!o)
+		return;
 	memset(o, 0, sizeof(*o));
 	o->busy_timeout_ms = 5000;
 }
 
 /* ---- snapshots and pins -------------------------------------------------- */
 
-static void snapshot_unlink_locked(ekv_db *db, struct snapshot *s)
+static void snapshot_unlink_locked(struct db *db, struct snapshot *s)
 {
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
@@ -38,7 +40,7 @@ static void snapshot_unlink_locked(ekv_db *db, struct snapshot *s)
 	pthread_cond_broadcast(&db->cond);
 }
 
-struct snapshot *db_snapshot_get(ekv_db *db)
+struct snapshot *db_snapshot_get(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	struct snapshot *s = db->current;
@@ -48,7 +50,7 @@ struct snapshot *db_snapshot_get(ekv_db *db)
 	return s;
 }
 
-void db_snapshot_put(ekv_db *db, struct snapshot *s)
+void db_snapshot_put(struct db *db, struct snapshot *s)
 {
 	if (!s)
 		return;
@@ -58,7 +60,7 @@ void db_snapshot_put(ekv_db *db, struct snapshot *s)
 	pthread_mutex_unlock(&db->lock);
 }
 
-static int limbo_add_locked(ekv_db *db, uint32_t page, uint64_t gen)
+static int limbo_add_locked(struct db *db, uint32_t page, uint64_t gen)
 {
 	int e = grow_array(&db->limbo, &db->cap_limbo, (size_t)db->n_limbo + 1,
 			   sizeof(*db->limbo), 64);
@@ -70,7 +72,7 @@ static int limbo_add_locked(ekv_db *db, uint32_t page, uint64_t gen)
 
 static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 {
-	ekv_db *db = ctx;
+	struct db *db = ctx;
 	struct snapshot *s = malloc(sizeof(*s));
 	pthread_mutex_lock(&db->lock);
 	db->gen++;
@@ -105,7 +107,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 	pthread_mutex_unlock(&db->lock);
 }
 
-static void refresh_pins_locked(ekv_db *db)
+static void refresh_pins_locked(struct db *db)
 {
 	if (!db->pins_stale)
 		return;
@@ -127,7 +129,7 @@ static void refresh_pins_locked(ekv_db *db)
 }
 
 /* Wait on the handle's condition; false on timeout. Called locked. */
-static bool wait_locked(ekv_db *db, const struct timespec *deadline)
+static bool wait_locked(struct db *db, const struct timespec *deadline)
 {
 	if (!deadline) {
 		pthread_cond_wait(&db->cond, &db->lock);
@@ -138,7 +140,7 @@ static bool wait_locked(ekv_db *db, const struct timespec *deadline)
 
 static int pin_hook(void *ctx, bool wait)
 {
-	ekv_db *db = ctx;
+	struct db *db = ctx;
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
 	if (wait) {
@@ -161,7 +163,7 @@ static int pin_hook(void *ctx, bool wait)
 /* ---- writer slot and process lock ---------------------------------------- */
 
 /* The in-process writer slot (no process lock). */
-static int slot_acquire(ekv_db *db)
+static int slot_acquire(struct db *db)
 {
 	struct timespec dl;
 	bool bounded = db->o.busy_timeout_ms >= 0;
@@ -180,7 +182,7 @@ static int slot_acquire(ekv_db *db)
 	return 0;
 }
 
-static void slot_release(ekv_db *db)
+static void slot_release(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	db->writer_busy = false;
@@ -190,7 +192,7 @@ static void slot_release(ekv_db *db)
 
 /* Look at the change token; mark the engine for a remount if another
  * process committed.  Called holding a process lock. */
-static void check_foreign_changes_locked(ekv_db *db)
+static void check_foreign_changes_locked(struct db *db)
 {
 	if (flash_changed(db->f, &db->token, db->have_token) > 0)
 		db->stale = true;
@@ -198,7 +200,7 @@ static void check_foreign_changes_locked(ekv_db *db)
 }
 
 /* Writer slot + exclusive process lock, for a write transaction. */
-static int writer_acquire(ekv_db *db)
+static int writer_acquire(struct db *db)
 {
 	int e = slot_acquire(db);
 	if (e < 0)
@@ -222,7 +224,7 @@ static int writer_acquire(ekv_db *db)
 	return e;
 }
 
-static void writer_release(ekv_db *db)
+static void writer_release(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != db->gen_at_acquire) {
@@ -238,7 +240,7 @@ static void writer_release(ekv_db *db)
 	pthread_mutex_unlock(&db->lock);
 }
 
-int db_lock_shared(ekv_db *db)
+int db_lock_shared(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
@@ -253,7 +255,7 @@ int db_lock_shared(ekv_db *db)
 	return e;
 }
 
-void db_unlock_shared(ekv_db *db)
+void db_unlock_shared(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->pl_shared && --db->pl_shared == 0 && !db->pl_exclusive)
@@ -266,10 +268,11 @@ void db_unlock_shared(ekv_db *db)
 int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct ekv_options *o,
 	     ekv_db **out)
 {
-	*out = NULL;
-	if (!flash || !p)
+	if (out)
+		*out = NULL;
+	if (!flash || !p || !out)
 		return EKV_EINVAL;
-	ekv_db *db = calloc(1, sizeof(*db));
+	struct db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return EKV_ENOMEM;
 	bool have_engine = false, have_lock = false;
@@ -304,7 +307,8 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	if (e < 0)
 		goto fail;
 	db->live.next = db->live.prev = &db->live;
-	*out = db;
+	db->h.ops = &db_local_ops;
+	*out = &db->h;
 	return 0;
 fail:
 	if (have_lock)
@@ -315,11 +319,14 @@ fail:
 	return e;
 }
 
-void ekv_close(ekv_db *db)
+static struct db *db_of(ekv_db *h)
 {
-	if (db && db->remote) { remote_close(db); return; }
-	if (!db)
-		return;
+	return container_of(h, struct db, h);
+}
+
+static void local_close(ekv_db *h)
+{
+	struct db *db = db_of(h);
 	/* snapshots still referenced by open transactions are the caller's bug;
 	 * free them all here so nothing leaks */
 	struct snapshot *s = db->live.next;
@@ -335,9 +342,9 @@ void ekv_close(ekv_db *db)
 	free(db);
 }
 
-int ekv_format(ekv_db *db)
+static int local_format(ekv_db *h)
 {
-	if (db && db->remote) return remote_format(db);
+	struct db *db = db_of(h);
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
 	int e = writer_acquire(db);
@@ -354,7 +361,7 @@ int ekv_format(ekv_db *db)
 
 /* Mount if nothing is mounted yet, the engine needs a remount, or another
  * process changed the flash.  Called by the writer-slot holder. */
-static int ensure_mounted_writer(ekv_db *db)
+static int ensure_mounted_writer(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->stale) {
@@ -365,9 +372,9 @@ static int ensure_mounted_writer(ekv_db *db)
 	return fm_remount_if_dirty(&db->en.fm);
 }
 
-int ekv_mount(ekv_db *db)
+static int local_mount(ekv_db *h)
 {
-	if (db && db->remote) return remote_mount(db);
+	struct db *db = db_of(h);
 	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
@@ -382,7 +389,7 @@ int ekv_mount(ekv_db *db)
 
 /* Readers need a current snapshot: mount first if there is none or another
  * process changed the flash.  Called holding the shared process lock. */
-static int ensure_snapshot(ekv_db *db)
+static int ensure_snapshot(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	bool ok = db->current != NULL && !db->stale;
@@ -397,10 +404,9 @@ static int ensure_snapshot(ekv_db *db)
 	return e;
 }
 
-int ekv_stat(ekv_db *db, struct ekv_stat *st)
+static int local_stat(ekv_db *h, struct ekv_stat *st)
 {
-	if (db && db->remote) return remote_stat(db, st);
-	memset(st, 0, sizeof(*st));
+	struct db *db = db_of(h);
 	int e = db_lock_shared(db);
 	if (e < 0)
 		return e;
@@ -441,54 +447,49 @@ int ekv_stat(ekv_db *db, struct ekv_stat *st)
 
 /* ---- read transactions ---------------------------------------------------- */
 
-int ekv_rtx_begin(ekv_db *db, ekv_rtx **out)
+static int local_rtx_begin(ekv_db *h, ekv_rtx **out)
 {
-	if (db && db->remote) return remote_rtx_begin(db, out);
-	*out = NULL;
-	ekv_rtx *t = calloc(1, sizeof(*t));
+	struct db *db = db_of(h);
+	struct rtx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
 	int e = db_lock_shared(db);
-	if (e < 0) {
-		free(t);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
 	e = ensure_snapshot(db);
+	if (e == 0) {
+		t->s = db_snapshot_get(db);
+		if (!t->s)
+			e = EKV_ENOFMT;
+	}
 	if (e < 0) {
 		db_unlock_shared(db);
-		free(t);
-		return e;
+		goto fail;
 	}
+	t->h.ops = &db_local_ops;
 	t->db = db;
-	t->s = db_snapshot_get(db);
-	if (!t->s) {
-		db_unlock_shared(db);
-		free(t);
-		return EKV_ENOFMT;
-	}
 	page_reader_init(&t->pr, &db->g, db->f, 256);
-	*out = t;
+	*out = &t->h;
 	return 0;
+fail:
+	free(t);
+	return e;
 }
 
-void ekv_rtx_end(ekv_rtx *t)
+static void local_rtx_end(ekv_rtx *h)
 {
-	if (t && t->remote) { remote_rtx_end(t); return; }
-	if (!t)
-		return;
+	struct rtx *t = rtx_of(h);
 	page_reader_free(&t->pr);
 	db_snapshot_put(t->db, t->s);
 	db_unlock_shared(t->db);
 	free(t);
 }
 
-int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t value_cap,
-		size_t *value_len)
+static int local_rtx_get(ekv_rtx *h, const void *key, size_t key_len, void *value,
+			 size_t value_cap, size_t *value_len)
 {
-	if (t && t->remote) return remote_rtx_get(t, key, key_len, value, value_cap, value_len);
+	struct rtx *t = rtx_of(h);
 	size_t vlen = 0;
-	if (!t || (!key && key_len) || (!value && value_cap))
-		return EKV_EINVAL;
 	if (key_len > t->db->g.max_key)
 		return EKV_ETOOBIG;
 	int e = rec_get(&t->db->g, t->db->f, t->s->files, &t->pr, key, (uint32_t)key_len, value,
@@ -500,20 +501,25 @@ int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t
 
 /* ---- write transactions --------------------------------------------------- */
 
-struct ekv_wtx {
-	struct remote *remote; /* first, as in ekv_db */
-	ekv_db *db;
+/* A local write transaction. */
+struct wtx {
+	struct ekv_wtx h;     /* the public handle: db_local_ops */
+	struct db *db;
 	struct rec_wtx rt;
 	bool canceled;
 };
 
-int ekv_wtx_begin(ekv_db *db, ekv_wtx **out)
+static struct wtx *wtx_of(ekv_wtx *h)
 {
-	if (db && db->remote) return remote_wtx_begin(db, out);
-	*out = NULL;
+	return container_of(h, struct wtx, h);
+}
+
+static int local_wtx_begin(ekv_db *h, ekv_wtx **out)
+{
+	struct db *db = db_of(h);
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
-	ekv_wtx *tx = calloc(1, sizeof(*tx));
+	struct wtx *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return EKV_ENOMEM;
 	int e = writer_acquire(db);
@@ -521,21 +527,18 @@ int ekv_wtx_begin(ekv_db *db, ekv_wtx **out)
 		free(tx);
 		return e;
 	}
+	tx->h.ops = &db_local_ops;
 	tx->db = db;
-	*out = tx;
+	*out = &tx->h;
 	return 0;
 }
 
-static int wtx_write(ekv_wtx *tx, const void *key, size_t klen, const void *value, size_t vlen,
+static int wtx_write(struct wtx *tx, const void *key, size_t klen, const void *value, size_t vlen,
 		     bool is_delete)
 {
-	if (!tx)
-		return EKV_EINVAL;
 	if (tx->canceled)
 		return EKV_ECANCELED;
 	const struct geom *g = &tx->db->g;
-	if ((!key && klen) || (!value && vlen))
-		return EKV_EINVAL;
 	if (klen > g->max_key || vlen > g->max_value)
 		return EKV_ETOOBIG; /* does not cancel the transaction */
 	int e = ensure_mounted_writer(tx->db);
@@ -549,24 +552,21 @@ static int wtx_write(ekv_wtx *tx, const void *key, size_t klen, const void *valu
 	return e;
 }
 
-int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len)
+static int local_wtx_put(ekv_wtx *h, const void *key, size_t key_len, const void *value,
+			 size_t value_len)
 {
-	if (tx && tx->remote) return remote_wtx_put(tx, key, key_len, value, value_len);
-	return wtx_write(tx, key, key_len, value ? value : "", value_len, false);
+	return wtx_write(wtx_of(h), key, key_len, value ? value : "", value_len, false);
 }
 
-int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
+static int local_wtx_delete(ekv_wtx *h, const void *key, size_t key_len)
 {
-	if (tx && tx->remote) return remote_wtx_delete(tx, key, key_len);
-	return wtx_write(tx, key, key_len, "", 0, true);
+	return wtx_write(wtx_of(h), key, key_len, "", 0, true);
 }
 
-int ekv_wtx_commit(ekv_wtx *tx)
+static int local_wtx_commit(ekv_wtx *h)
 {
-	if (tx && tx->remote) return remote_wtx_commit(tx);
-	if (!tx)
-		return EKV_EINVAL;
-	ekv_db *db = tx->db;
+	struct wtx *tx = wtx_of(h);
+	struct db *db = tx->db;
 	int e = tx->canceled ? EKV_ECANCELED : rec_wtx_commit(&db->en, &tx->rt);
 	if (e < 0)
 		rec_wtx_discard(&db->en, &tx->rt);
@@ -575,19 +575,17 @@ int ekv_wtx_commit(ekv_wtx *tx)
 	return e;
 }
 
-void ekv_wtx_abort(ekv_wtx *tx)
+static void local_wtx_abort(ekv_wtx *h)
 {
-	if (tx && tx->remote) { remote_wtx_abort(tx); return; }
-	if (!tx)
-		return;
+	struct wtx *tx = wtx_of(h);
 	rec_wtx_discard(&tx->db->en, &tx->rt);
 	writer_release(tx->db);
 	free(tx);
 }
 
-int ekv_compact(ekv_db *db)
+static int local_compact(ekv_db *h)
 {
-	if (db && db->remote) return remote_compact(db);
+	struct db *db = db_of(h);
 	if (db->o.read_only || db->f->read_only)
 		return EKV_EROFS;
 	int e = writer_acquire(db);
@@ -599,3 +597,32 @@ int ekv_compact(ekv_db *db)
 	writer_release(db);
 	return e;
 }
+
+/* A local handle is served by no daemon. */
+static int local_remote_info(ekv_db *h, struct ekv_remote_info *info)
+{
+	(void)h;
+	(void)info;
+	return EKV_EINVAL;
+}
+
+const struct ekv_ops db_local_ops = {
+	.close = local_close,
+	.format = local_format,
+	.mount = local_mount,
+	.stat = local_stat,
+	.compact = local_compact,
+	.remote_info = local_remote_info,
+	.rtx_begin = local_rtx_begin,
+	.wtx_begin = local_wtx_begin,
+	.rtx_end = local_rtx_end,
+	.rtx_get = local_rtx_get,
+	.cursor_open = local_cursor_open,
+	.cursor_open_prefix = local_cursor_open_prefix,
+	.cursor_next = local_cursor_next,
+	.cursor_close = local_cursor_close,
+	.wtx_put = local_wtx_put,
+	.wtx_delete = local_wtx_delete,
+	.wtx_commit = local_wtx_commit,
+	.wtx_abort = local_wtx_abort,
+};

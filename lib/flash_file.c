@@ -135,8 +135,9 @@ static const struct ekv_flash_ops file_ops = {
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out)
 {
-	*out = NULL;
-	if (page_size == 0)
+	if (out)
+		*out = NULL;
+	if (!path || !out || page_size == 0)
 		return EKV_EINVAL;
 	bool ro = flags & EKV_FILE_RDONLY;
 	int oflags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;

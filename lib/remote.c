@@ -24,7 +24,7 @@
 
 #include "net.h"
 #include "proto.h"
-#include "remote.h"
+#include "handle.h"
 #include "util.h"
 
 #define CLIENT_DEFAULT_MAX_FRAME (1024u * 1024u)
@@ -47,9 +47,9 @@ struct conn {
 	unsigned busy_poll_us;
 };
 
-/* The ekv_db of a remote handle. */
+/* A remote handle (ekv_connect). */
 struct remote {
-	struct remote *self; /* first: read as ekv_db.remote by the dispatch */
+	struct ekv_db h;      /* the public handle: remote_ops */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ekv_connect_options o;
 	uint32_t recv_max; /* largest frame we accept */
@@ -62,17 +62,20 @@ struct remote {
 };
 
 struct remote_rtx {
-	struct remote *remote; /* first, as in ekv_rtx */
+	struct ekv_rtx h;     /* the public handle: remote_ops */
+	struct remote *remote;
 	struct conn *c;
 };
 
 struct remote_wtx {
-	struct remote *remote; /* first, as in ekv_wtx */
+	struct ekv_wtx h;     /* the public handle: remote_ops */
+	struct remote *remote;
 	struct conn *c;
 };
 
 struct remote_cursor {
-	struct remote *remote; /* first, as in ekv_cursor */
+	struct ekv_cursor h;  /* the public handle: remote_ops */
+	struct remote *remote;
 	struct conn *c;
 	uint32_t id;
 	bool live;        /* still open in the daemon */
@@ -92,11 +95,28 @@ struct reply {
 
 static struct remote *remote_of_db(ekv_db *db)
 {
-	return (struct remote *)(void *)db;
+	return container_of(db, struct remote, h);
+}
+
+static struct remote_rtx *rtx_of(ekv_rtx *h)
+{
+	return container_of(h, struct remote_rtx, h);
+}
+
+static struct remote_wtx *wtx_of(ekv_wtx *h)
+{
+	return container_of(h, struct remote_wtx, h);
+}
+
+static struct remote_cursor *cursor_of(ekv_cursor *h)
+{
+	return container_of(h, struct remote_cursor, h);
 }
 
 void ekv_connect_options_default(struct ekv_connect_options *o)
 {
+	if (!o)
+		return;
 	memset(o, 0, sizeof(*o));
 	o->busy_timeout_ms = 5000;
 	o->io_timeout_ms = 30000;
@@ -466,7 +486,7 @@ int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ek
 		return EKV_EINVAL;
 	}
 	memcpy(r->path, socket_path, n + 1);
-	r->self = r;
+	r->h.ops = &remote_ops;
 	if (o)
 		r->o = *o;
 	else
@@ -489,25 +509,20 @@ int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ek
 	}
 	c->users = 1;
 	conn_put(r, c);
-	*out = (ekv_db *)(void *)r;
+	*out = &r->h;
 	return 0;
 }
 
-int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info)
+static int remote_info(ekv_db *db, struct ekv_remote_info *info)
 {
-	if (!db || !info)
-		return EKV_EINVAL;
-	/* the first member of every handle: NULL for a local one */
-	struct remote *r = *(struct remote *const *)(const void *)db;
-	if (!r)
-		return EKV_EINVAL;
+	struct remote *r = remote_of_db(db);
 	pthread_mutex_lock(&r->lock);
 	*info = r->info;
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
-void remote_close(ekv_db *db)
+static void remote_close(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	/* connections still used by open transactions are the caller's bug;
@@ -522,7 +537,7 @@ void remote_close(ekv_db *db)
 	free(r);
 }
 
-int remote_format(ekv_db *db)
+static int remote_format(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	if (r->o.read_only)
@@ -531,16 +546,15 @@ int remote_format(ekv_db *db)
 	return simple_call(r, &q, r->o.busy_timeout_ms);
 }
 
-int remote_mount(ekv_db *db)
+static int remote_mount(ekv_db *db)
 {
 	struct proto_request q = {.type = PROTO_MOUNT};
 	return simple_call(remote_of_db(db), &q, 0);
 }
 
-int remote_stat(ekv_db *db, struct ekv_stat *st)
+static int remote_stat(ekv_db *db, struct ekv_stat *st)
 {
 	struct remote *r = remote_of_db(db);
-	memset(st, 0, sizeof(*st));
 	struct proto_request q = {.type = PROTO_STAT};
 	struct conn *c;
 	struct reply rep;
@@ -555,7 +569,7 @@ int remote_stat(ekv_db *db, struct ekv_stat *st)
 	return e;
 }
 
-int remote_compact(ekv_db *db)
+static int remote_compact(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	if (r->o.read_only)
@@ -580,10 +594,9 @@ int remote_compact(ekv_db *db)
 
 /* ---- read transactions -------------------------------------------------- */
 
-int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
+static int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
 {
 	struct remote *r = remote_of_db(db);
-	*out = NULL;
 	struct remote_rtx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
@@ -593,25 +606,24 @@ int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
 		free(t);
 		return e;
 	}
+	t->h.ops = &remote_ops;
 	t->remote = r;
-	*out = (ekv_rtx *)(void *)t;
+	*out = &t->h;
 	return 0;
 }
 
-void remote_rtx_end(ekv_rtx *rtx)
+static void remote_rtx_end(ekv_rtx *rtx)
 {
-	struct remote_rtx *t = (struct remote_rtx *)(void *)rtx;
+	struct remote_rtx *t = rtx_of(rtx);
 	struct proto_request q = {.type = PROTO_RTX_END};
 	end_on_conn(t->remote, t->c, &q);
 	free(t);
 }
 
-int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
+static int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
 		   size_t *value_len)
 {
-	struct remote_rtx *t = (struct remote_rtx *)(void *)rtx;
-	if ((!key && key_len) || (!value && value_cap))
-		return EKV_EINVAL;
+	struct remote_rtx *t = rtx_of(rtx);
 	if (key_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {.type = PROTO_GET, .key = {key, (uint32_t)key_len}};
@@ -662,12 +674,12 @@ static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, 
 		       const void *end, size_t end_len, ekv_cursor **out)
 {
 	struct remote *r = t->remote;
-	*out = NULL;
 	if (start_len > UINT32_MAX || end_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct remote_cursor *c = calloc(1, sizeof(*c));
 	if (!c)
 		return EKV_ENOMEM;
+	c->h.ops = &remote_ops;
 	c->remote = r;
 	c->c = t->c;
 	c->batch = BATCH_FIRST;
@@ -690,28 +702,22 @@ static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, 
 		return e;
 	}
 	conn_use(r, c->c);
-	*out = (ekv_cursor *)(void *)c;
+	*out = &c->h;
 	return 0;
 }
 
-int remote_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
+static int remote_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
 		       size_t end_len, ekv_cursor **out)
 {
-	if (!out)
-		return EKV_EINVAL;
 	uint32_t flags = (start ? PROTO_CURSOR_HAS_START : 0) | (end ? PROTO_CURSOR_HAS_END : 0);
-	return cursor_open((struct remote_rtx *)(void *)rtx, flags, start, start ? start_len : 0,
-			   end, end ? end_len : 0, out);
+	return cursor_open(rtx_of(rtx), flags, start, start_len, end, end_len, out);
 }
 
-int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
+static int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 			      ekv_cursor **out)
 {
-	if (!out || (!prefix && prefix_len))
-		return EKV_EINVAL;
-	return cursor_open((struct remote_rtx *)(void *)rtx,
-			   PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX, prefix, prefix_len, NULL, 0,
-			   out);
+	return cursor_open(rtx_of(rtx), PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX, prefix,
+			   prefix_len, NULL, 0, out);
 }
 
 static int cursor_fetch(struct remote_cursor *c)
@@ -736,10 +742,10 @@ static int cursor_fetch(struct remote_cursor *c)
 	return 0;
 }
 
-int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len, void *value,
+static int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len, void *value,
 		       size_t value_cap, size_t *value_len)
 {
-	struct remote_cursor *c = (struct remote_cursor *)(void *)cur;
+	struct remote_cursor *c = cursor_of(cur);
 	while (!c->have_pair) {
 		int n = proto_batch_next(&c->b, &c->k, &c->v);
 		if (n < 0)
@@ -770,9 +776,9 @@ int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_l
 	return 1;
 }
 
-void remote_cursor_close(ekv_cursor *cur)
+static void remote_cursor_close(ekv_cursor *cur)
 {
-	struct remote_cursor *c = (struct remote_cursor *)(void *)cur;
+	struct remote_cursor *c = cursor_of(cur);
 	/* a cursor that reported its end is closed in the daemon already */
 	struct proto_request q = {.type = PROTO_CURSOR_CLOSE, .cursor_id = c->id};
 	if (c->live)
@@ -785,10 +791,9 @@ void remote_cursor_close(ekv_cursor *cur)
 
 /* ---- write transactions ------------------------------------------------- */
 
-int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
+static int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
 {
 	struct remote *r = remote_of_db(db);
-	*out = NULL;
 	if (r->o.read_only)
 		return EKV_EROFS;
 	struct remote_wtx *t = calloc(1, sizeof(*t));
@@ -800,8 +805,9 @@ int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
 		free(t);
 		return e;
 	}
+	t->h.ops = &remote_ops;
 	t->remote = r;
-	*out = (ekv_wtx *)(void *)t;
+	*out = &t->h;
 	return 0;
 }
 
@@ -816,11 +822,9 @@ static int wtx_call(struct remote_wtx *t, struct proto_request *q)
 	return e;
 }
 
-int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
+static int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
 		   size_t value_len)
 {
-	if ((!key && key_len) || (!value && value_len))
-		return EKV_EINVAL;
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {
@@ -828,22 +832,20 @@ int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *val
 		.key = {key, (uint32_t)key_len},
 		.value = {value, (uint32_t)value_len},
 	};
-	return wtx_call((struct remote_wtx *)(void *)tx, &q);
+	return wtx_call(wtx_of(tx), &q);
 }
 
-int remote_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
+static int remote_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
 {
-	if (!key && key_len)
-		return EKV_EINVAL;
 	if (key_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {.type = PROTO_DELETE, .key = {key, (uint32_t)key_len}};
-	return wtx_call((struct remote_wtx *)(void *)tx, &q);
+	return wtx_call(wtx_of(tx), &q);
 }
 
-int remote_wtx_commit(ekv_wtx *tx)
+static int remote_wtx_commit(ekv_wtx *tx)
 {
-	struct remote_wtx *t = (struct remote_wtx *)(void *)tx;
+	struct remote_wtx *t = wtx_of(tx);
 	struct proto_request q = {.type = PROTO_COMMIT};
 	int e = wtx_call(t, &q);
 	conn_put(t->remote, t->c);
@@ -851,10 +853,31 @@ int remote_wtx_commit(ekv_wtx *tx)
 	return e;
 }
 
-void remote_wtx_abort(ekv_wtx *tx)
+static void remote_wtx_abort(ekv_wtx *tx)
 {
-	struct remote_wtx *t = (struct remote_wtx *)(void *)tx;
+	struct remote_wtx *t = wtx_of(tx);
 	struct proto_request q = {.type = PROTO_ABORT};
 	end_on_conn(t->remote, t->c, &q);
 	free(t);
 }
+
+const struct ekv_ops remote_ops = {
+	.close = remote_close,
+	.format = remote_format,
+	.mount = remote_mount,
+	.stat = remote_stat,
+	.compact = remote_compact,
+	.remote_info = remote_info,
+	.rtx_begin = remote_rtx_begin,
+	.wtx_begin = remote_wtx_begin,
+	.rtx_end = remote_rtx_end,
+	.rtx_get = remote_rtx_get,
+	.cursor_open = remote_cursor_open,
+	.cursor_open_prefix = remote_cursor_open_prefix,
+	.cursor_next = remote_cursor_next,
+	.cursor_close = remote_cursor_close,
+	.wtx_put = remote_wtx_put,
+	.wtx_delete = remote_wtx_delete,
+	.wtx_commit = remote_wtx_commit,
+	.wtx_abort = remote_wtx_abort,
+};

@@ -10,6 +10,24 @@
  * ekv_strerror() turns a code into text.  Keys and values are arbitrary byte
  * strings.  A handle (ekv_db) may be used from many threads at once: one write
  * transaction and any number of read transactions and cursors at a time.
+ *
+ * Handles and NULL — every function checks its arguments the same way, for
+ * local (ekv_open) and remote (ekv_connect) handles alike:
+ *  - a NULL handle (ekv_db, ekv_rtx, ekv_wtx, ekv_cursor, struct ekv_flash)
+ *    gives EKV_EINVAL; ekv_close, ekv_rtx_end, ekv_cursor_close,
+ *    ekv_wtx_abort and ekv_flash_close of NULL do nothing;
+ *  - a NULL result pointer (out, st, info, res, g, level, ...) gives
+ *    EKV_EINVAL; whenever it is not NULL, *out is set to NULL and a result
+ *    struct is zeroed before anything else, so neither holds garbage after a
+ *    failure;
+ *  - a NULL buffer with a nonzero length or capacity (key, value, prefix)
+ *    gives EKV_EINVAL;
+ *  - NULL is allowed where a comment gives it a meaning: options (defaults),
+ *    the socket path, the probe hint, cursor bounds (start or end NULL: no
+ *    bound, whatever its length), length outputs (key_len, value_len),
+ *    callbacks (report, progress, log) and msg buffers;
+ *  - a NULL profile gives EKV_EINVAL; ekv_profile_default,
+ *    ekv_options_default and ekv_connect_options_default ignore NULL.
  */
 #ifndef EKV_H
 #define EKV_H
