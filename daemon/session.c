@@ -280,27 +280,51 @@ static void on_stat(struct session *s, const struct proto_request *q)
 }
 
 /* FORMAT and COMPACT: one-shot writes, queued like a write transaction. */
-static void on_exclusive(struct session *s, const struct proto_request *q)
+static int exclusive(struct session *s, const struct proto_request *q, int (*op)(ekv_db *db))
 {
-	if (s->read_only) {
-		reply_error(s, q->id, EKV_EPERM, NULL);
-		return;
-	}
+	if (s->read_only)
+		return EKV_EPERM;
 	int e = writer_acquire(s->srv, q->timeout_ms);
+	if (e < 0)
+		return e;
+	e = op(s->srv->db);
+	writer_release(s->srv);
+	return e;
+}
+
+static void on_format(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, exclusive(s, q, ekv_format));
+}
+
+static void on_compact(struct session *s, const struct proto_request *q)
+{
+	int e = exclusive(s, q, ekv_compact);
 	if (e < 0) {
 		reply_error(s, q->id, e, NULL);
-		return;
-	}
-	e = q->type == PROTO_FORMAT ? ekv_format(s->srv->db) : ekv_compact(s->srv->db);
-	writer_release(s->srv);
-	if (q->type == PROTO_FORMAT || e < 0) {
-		reply_empty(s, q->id, e);
 		return;
 	}
 	if (reply_begin(s, q->id, 4)) {
 		proto_put_u32(&s->w, (uint32_t)e);
 		reply_end(s, q->id);
 	}
+}
+
+static void on_mount(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_mount(s->srv->db));
+}
+
+static void on_rtx_begin(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_rtx_begin(s->srv->db, &s->rtx));
+}
+
+static void on_rtx_end(struct session *s, const struct proto_request *q)
+{
+	(void)q;
+	ekv_rtx_end(s->rtx);
+	s->rtx = NULL;
 }
 
 static void on_get(struct session *s, const struct proto_request *q)
@@ -404,11 +428,11 @@ static void on_cursor_open(struct session *s, const struct proto_request *q)
 	ekv_cursor *c;
 	int e;
 	if (q->flags & PROTO_CURSOR_PREFIX)
-		e = ekv_cursor_open_prefix(s->rtx, q->key.p, q->key.len, &c);
+		e = ekv_cursor_open_prefix(s->rtx, q->start.p, q->start.len, &c);
 	else
-		e = ekv_cursor_open(s->rtx, q->flags & PROTO_CURSOR_HAS_START ? q->key.p : NULL,
-				    q->key.len, q->flags & PROTO_CURSOR_HAS_END ? q->value.p : NULL,
-				    q->value.len, &c);
+		e = ekv_cursor_open(s->rtx, q->flags & PROTO_CURSOR_HAS_START ? q->start.p : NULL,
+				    q->start.len, q->flags & PROTO_CURSOR_HAS_END ? q->end.p : NULL,
+				    q->end.len, &c);
 	if (e < 0) {
 		reply_error(s, q->id, e, NULL);
 		return;
@@ -457,103 +481,80 @@ static void end_wtx(struct session *s, bool commit, uint32_t id)
 	}
 }
 
+static void on_cursor_next(struct session *s, const struct proto_request *q)
+{
+	send_batch(s, q->id, find_cursor(s, q->cursor_id), q->max_pairs);
+}
+
+static void on_cursor_close(struct session *s, const struct proto_request *q)
+{
+	drop_cursor(s, find_cursor(s, q->cursor_id));
+}
+
+static void on_put(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_wtx_put(s->wtx, q->key.p, q->key.len, q->value.p, q->value.len));
+}
+
+static void on_delete(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_wtx_delete(s->wtx, q->key.p, q->key.len));
+}
+
+static void on_commit(struct session *s, const struct proto_request *q)
+{
+	end_wtx(s, true, q->id);
+}
+
+static void on_abort(struct session *s, const struct proto_request *q)
+{
+	end_wtx(s, false, q->id);
+}
+
+/* The handler of every request row (proto.h): a row without its on_<name>
+ * does not compile. */
+typedef void (*request_handler)(struct session *s, const struct proto_request *q);
+#define HANDLER(NAME, lower, type, fields, reply, need) [PROTO_##NAME] = on_##lower,
+static const request_handler handlers[PROTO_REQ_LIMIT] = {PROTO_REQUESTS(HANDLER)};
+#undef HANDLER
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == PROTO_REQ_LIMIT,
+	       "one handler slot per request type");
+
+/* Why a request may not run now, or NULL. */
+static const char *unmet(struct session *s, const struct proto_request *q, uint8_t need)
+{
+	switch ((enum proto_need)need) {
+	case PROTO_NEED_NONE:
+		return NULL;
+	case PROTO_NEED_NO_TX:
+		return s->rtx || s->wtx ? "a transaction is already open on this connection" : NULL;
+	case PROTO_NEED_RTX:
+		return s->rtx ? NULL : "no read transaction open";
+	case PROTO_NEED_WTX:
+		return s->wtx ? NULL : "no write transaction open";
+	case PROTO_NEED_CURSOR:
+		return find_cursor(s, q->cursor_id) ? NULL : "no such cursor";
+	}
+	return "not a request";
+}
+
 static void handle(struct session *s, const struct proto_request *q)
 {
-	bool in_tx = s->rtx || s->wtx;
+	const struct proto_req_desc *d = proto_req(q->type);
+	if (!d || !handlers[q->type]) {
+		violation(s, q->id, "not a request");
+		return;
+	}
 	if (!s->hello_done && q->type != PROTO_HELLO) {
 		violation(s, q->id, "HELLO must come first");
 		return;
 	}
-	switch (q->type) {
-	case PROTO_HELLO:
-		on_hello(s, q);
-		return;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_WTX_BEGIN:
-		if (in_tx) {
-			violation(s, q->id, "a transaction is already open on this connection");
-			return;
-		}
-		break;
-	case PROTO_RTX_END:
-	case PROTO_GET:
-	case PROTO_CURSOR_OPEN:
-		if (!s->rtx) {
-			violation(s, q->id, "no read transaction open");
-			return;
-		}
-		break;
-	case PROTO_PUT:
-	case PROTO_DELETE:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		if (!s->wtx) {
-			violation(s, q->id, "no write transaction open");
-			return;
-		}
-		break;
-	case PROTO_CURSOR_NEXT:
-	case PROTO_CURSOR_CLOSE:
-		if (!find_cursor(s, q->cursor_id)) {
-			violation(s, q->id, "no such cursor");
-			return;
-		}
-		break;
-	default:
-		violation(s, q->id, "not a request");
+	const char *why = unmet(s, q, d->need);
+	if (why) {
+		violation(s, q->id, why);
 		return;
 	}
-	switch (q->type) {
-	case PROTO_STAT:
-		on_stat(s, q);
-		break;
-	case PROTO_MOUNT:
-		reply_empty(s, q->id, ekv_mount(s->srv->db));
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-		on_exclusive(s, q);
-		break;
-	case PROTO_RTX_BEGIN:
-		reply_empty(s, q->id, ekv_rtx_begin(s->srv->db, &s->rtx));
-		break;
-	case PROTO_RTX_END:
-		ekv_rtx_end(s->rtx);
-		s->rtx = NULL;
-		break;
-	case PROTO_GET:
-		on_get(s, q);
-		break;
-	case PROTO_CURSOR_OPEN:
-		on_cursor_open(s, q);
-		break;
-	case PROTO_CURSOR_NEXT:
-		send_batch(s, q->id, find_cursor(s, q->cursor_id), q->max_pairs);
-		break;
-	case PROTO_CURSOR_CLOSE:
-		drop_cursor(s, find_cursor(s, q->cursor_id));
-		break;
-	case PROTO_WTX_BEGIN:
-		on_wtx_begin(s, q);
-		break;
-	case PROTO_PUT:
-		reply_empty(s, q->id,
-			    ekv_wtx_put(s->wtx, q->key.p, q->key.len, q->value.p, q->value.len));
-		break;
-	case PROTO_DELETE:
-		reply_empty(s, q->id, ekv_wtx_delete(s->wtx, q->key.p, q->key.len));
-		break;
-	case PROTO_COMMIT:
-		end_wtx(s, true, q->id);
-		break;
-	case PROTO_ABORT:
-		end_wtx(s, false, q->id);
-		break;
-	}
+	handlers[q->type](s, q);
 }
 
 /* ---- the connection's life --------------------------------------------- */

@@ -165,31 +165,19 @@ static int reader_done(const struct reader *r)
 
 /* ---- header ---------------------------------------------------------------- */
 
+#define PROTO_REQ_ROW(NAME, lower, type, fields_, reply_, need_) \
+	[PROTO_##NAME] = {.name = #NAME, .fields = (fields_), .reply = (reply_), .need = (need_)},
+const struct proto_req_desc proto_reqs[PROTO_REQ_LIMIT] = {PROTO_REQUESTS(PROTO_REQ_ROW)};
+#undef PROTO_REQ_ROW
+
+const struct proto_req_desc *proto_req(uint8_t type)
+{
+	return type < PROTO_REQ_LIMIT && proto_reqs[type].name ? &proto_reqs[type] : NULL;
+}
+
 static bool known_type(uint8_t t)
 {
-	switch (t) {
-	case PROTO_HELLO:
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_GET:
-	case PROTO_CURSOR_OPEN:
-	case PROTO_CURSOR_NEXT:
-	case PROTO_CURSOR_CLOSE:
-	case PROTO_WTX_BEGIN:
-	case PROTO_PUT:
-	case PROTO_DELETE:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-	case PROTO_OK:
-	case PROTO_ERROR:
-		return true;
-	default:
-		return false;
-	}
+	return proto_req(t) || t == PROTO_OK || t == PROTO_ERROR;
 }
 
 int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_header *h,
@@ -226,54 +214,51 @@ int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_h
 
 bool proto_request_is_void(uint8_t type)
 {
-	return type == PROTO_RTX_END || type == PROTO_CURSOR_CLOSE || type == PROTO_ABORT;
+	const struct proto_req_desc *d = proto_req(type);
+	return d && d->reply == PROTO_R_NONE;
 }
 
 long proto_request_encode(struct proto_writer *w, const struct proto_request *r)
 {
-	proto_frame_begin(w, r->type, r->id);
-	switch (r->type) {
-	case PROTO_HELLO:
-		proto_put_u32(w, r->max_frame);
-		proto_put_u32(w, 0);
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_WTX_BEGIN:
-		proto_put_u32(w, (uint32_t)r->timeout_ms);
-		break;
-	case PROTO_GET:
-	case PROTO_DELETE:
-		proto_put_bytes(w, r->key.p, r->key.len);
-		break;
-	case PROTO_PUT:
-		proto_put_bytes(w, r->key.p, r->key.len);
-		proto_put_bytes(w, r->value.p, r->value.len);
-		break;
-	case PROTO_CURSOR_OPEN:
-		proto_put_u32(w, r->flags);
-		proto_put_u32(w, r->max_pairs);
-		proto_put_bytes(w, r->key.p, r->key.len);
-		proto_put_bytes(w, r->value.p, r->value.len);
-		break;
-	case PROTO_CURSOR_NEXT:
-		proto_put_u32(w, r->cursor_id);
-		proto_put_u32(w, r->max_pairs);
-		break;
-	case PROTO_CURSOR_CLOSE:
-		proto_put_u32(w, r->cursor_id);
-		break;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		break;
-	default:
+	const struct proto_req_desc *d = proto_req(r->type);
+	if (!d)
 		return EKV_EINVAL;
+	proto_frame_begin(w, r->type, r->id);
+	uint32_t f = d->fields;
+	if (f & PROTO_F_MAX_FRAME) {
+		proto_put_u32(w, r->max_frame);
+		proto_put_u32(w, 0); /* reserved flags */
 	}
+	if (f & PROTO_F_TIMEOUT)
+		proto_put_u32(w, (uint32_t)r->timeout_ms);
+	if (f & PROTO_F_FLAGS)
+		proto_put_u32(w, r->flags);
+	if (f & PROTO_F_CURSOR)
+		proto_put_u32(w, r->cursor_id);
+	if (f & PROTO_F_MAX_PAIRS)
+		proto_put_u32(w, r->max_pairs);
+	if (f & PROTO_F_KEY)
+		proto_put_bytes(w, r->key.p, r->key.len);
+	if (f & PROTO_F_VALUE)
+		proto_put_bytes(w, r->value.p, r->value.len);
+	if (f & PROTO_F_START)
+		proto_put_bytes(w, r->start.p, r->start.len);
+	if (f & PROTO_F_END)
+		proto_put_bytes(w, r->end.p, r->end.len);
 	return proto_frame_end(w);
+}
+
+/* CURSOR_OPEN's flags against its bounds. */
+static bool cursor_flags_consistent(const struct proto_request *r)
+{
+	const uint32_t known = PROTO_CURSOR_HAS_START | PROTO_CURSOR_HAS_END | PROTO_CURSOR_PREFIX;
+	if (r->flags & ~known)
+		return false;
+	if ((r->flags & PROTO_CURSOR_PREFIX) &&
+	    (r->flags & PROTO_CURSOR_HAS_END || !(r->flags & PROTO_CURSOR_HAS_START)))
+		return false;
+	return !(!(r->flags & PROTO_CURSOR_HAS_START) && r->start.len) &&
+	       !(!(r->flags & PROTO_CURSOR_HAS_END) && r->end.len);
 }
 
 int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
@@ -289,71 +274,46 @@ int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
 		*why = "request id 0 is reserved";
 		return EKV_EPROTO;
 	}
+	const struct proto_req_desc *d = proto_req(h->type);
+	if (!d) {
+		*why = "not a request";
+		return EKV_EPROTO;
+	}
 	struct reader rd;
 	reader_init(&rd, payload, h->payload_len);
 	*why = "malformed payload";
-	switch (h->type) {
-	case PROTO_HELLO:
+	uint32_t f = d->fields;
+	bool reserved_set = false;
+	if (f & PROTO_F_MAX_FRAME) {
 		r->max_frame = get_u32(&rd);
-		if (get_u32(&rd) != 0) {
-			*why = "reserved HELLO flags set";
-			return EKV_EPROTO;
-		}
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_WTX_BEGIN:
+		reserved_set = get_u32(&rd) != 0;
+	}
+	if (f & PROTO_F_TIMEOUT)
 		r->timeout_ms = (int32_t)get_u32(&rd);
-		break;
-	case PROTO_GET:
-	case PROTO_DELETE:
-		r->key = get_bytes(&rd);
-		break;
-	case PROTO_PUT:
-		r->key = get_bytes(&rd);
-		r->value = get_bytes(&rd);
-		break;
-	case PROTO_CURSOR_OPEN:
+	if (f & PROTO_F_FLAGS)
 		r->flags = get_u32(&rd);
+	if (f & PROTO_F_CURSOR)
+		r->cursor_id = get_u32(&rd);
+	if (f & PROTO_F_MAX_PAIRS)
 		r->max_pairs = get_u32(&rd);
+	if (f & PROTO_F_KEY)
 		r->key = get_bytes(&rd);
+	if (f & PROTO_F_VALUE)
 		r->value = get_bytes(&rd);
-		if (rd.bad)
-			break;
-		if (r->flags & ~(uint32_t)(PROTO_CURSOR_HAS_START | PROTO_CURSOR_HAS_END |
-					   PROTO_CURSOR_PREFIX) ||
-		    ((r->flags & PROTO_CURSOR_PREFIX) &&
-		     (r->flags & PROTO_CURSOR_HAS_END || !(r->flags & PROTO_CURSOR_HAS_START))) ||
-		    (!(r->flags & PROTO_CURSOR_HAS_START) && r->key.len) ||
-		    (!(r->flags & PROTO_CURSOR_HAS_END) && r->value.len)) {
-			*why = "inconsistent cursor flags";
-			return EKV_EPROTO;
-		}
-		if (r->max_pairs == 0) {
-			*why = "cursor batch of 0 pairs";
-			return EKV_EPROTO;
-		}
-		break;
-	case PROTO_CURSOR_NEXT:
-		r->cursor_id = get_u32(&rd);
-		r->max_pairs = get_u32(&rd);
-		if (!rd.bad && r->max_pairs == 0) {
-			*why = "cursor batch of 0 pairs";
-			return EKV_EPROTO;
-		}
-		break;
-	case PROTO_CURSOR_CLOSE:
-		r->cursor_id = get_u32(&rd);
-		break;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		break;
-	default:
-		*why = "not a request";
+	if (f & PROTO_F_START)
+		r->start = get_bytes(&rd);
+	if (f & PROTO_F_END)
+		r->end = get_bytes(&rd);
+	if (reserved_set) {
+		*why = "reserved HELLO flags set";
+		return EKV_EPROTO;
+	}
+	if (!rd.bad && (f & PROTO_F_FLAGS) && !cursor_flags_consistent(r)) {
+		*why = "inconsistent cursor flags";
+		return EKV_EPROTO;
+	}
+	if (!rd.bad && (f & PROTO_F_MAX_PAIRS) && r->max_pairs == 0) {
+		*why = "cursor batch of 0 pairs";
 		return EKV_EPROTO;
 	}
 	return reader_done(&rd);

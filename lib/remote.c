@@ -225,7 +225,8 @@ static int call(struct remote *r, struct conn *c, struct proto_request *q, int w
 {
 	if (c->broken)
 		return EKV_EIO;
-	size_t need = PROTO_HEADER_SIZE + 16 + (size_t)q->key.len + q->value.len;
+	size_t need = PROTO_HEADER_SIZE + 16 + (size_t)q->key.len + q->value.len + q->start.len +
+		      q->end.len;
 	if (need > r->send_max)
 		return EKV_ETOOBIG;
 	if (grow_array(&c->out, &c->out_cap, need, 1, 4096) < 0)
@@ -687,8 +688,8 @@ static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, 
 		.type = PROTO_CURSOR_OPEN,
 		.flags = flags,
 		.max_pairs = c->batch,
-		.key = {start, (uint32_t)start_len},
-		.value = {end, (uint32_t)end_len},
+		.start = {start, (uint32_t)start_len},
+		.end = {end, (uint32_t)end_len},
 	};
 	struct reply rep;
 	pthread_mutex_lock(&t->c->lock);
