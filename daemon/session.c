@@ -613,7 +613,7 @@ static void serve(struct session *s)
 			why = "a reply frame is not a request";
 		if (f == FILL_OK && why) {
 			violation(s, h.id, why);
-			net_send_all(s->fd, s->w.p, s->w.len);
+			send_full(s->fd, s->w.p, s->w.len);
 			return;
 		}
 		if (f == FILL_OK)
@@ -635,7 +635,7 @@ static void serve(struct session *s)
 			violation(s, h.id, why);
 		else
 			handle(s, &q);
-		if (s->w.len && net_send_all(s->fd, s->w.p, s->w.len) < 0)
+		if (s->w.len && send_full(s->fd, s->w.p, s->w.len) < 0)
 			return;
 		if (s->fatal)
 			return;

@@ -13,8 +13,12 @@
 
 #include "handle.h"
 
-/* a buffer pointer that is NULL although its length says there are bytes */
+/* A buffer pointer that is NULL although its length says there are bytes. */
 #define MISSING(buf, len) (!(buf) && (len))
+/* Clear a result handle pointer first; false if there is none. */
+#define CLEARED(out) ((out) ? (*(out) = NULL, true) : false)
+/* Zero a result struct first; false if there is none. */
+#define ZEROED(res) ((res) ? (memset((res), 0, sizeof(*(res))), true) : false)
 
 void ekv_close(ekv_db *db)
 {
@@ -24,52 +28,34 @@ void ekv_close(ekv_db *db)
 
 int ekv_format(ekv_db *db)
 {
-	if (!db)
-		return EKV_EINVAL;
-	return db->ops->format(db);
+	return db ? db->ops->format(db) : EKV_EINVAL;
 }
 
 int ekv_mount(ekv_db *db)
 {
-	if (!db)
-		return EKV_EINVAL;
-	return db->ops->mount(db);
+	return db ? db->ops->mount(db) : EKV_EINVAL;
 }
 
 int ekv_stat(ekv_db *db, struct ekv_stat *st)
 {
-	if (st)
-		memset(st, 0, sizeof(*st));
-	if (!db || !st)
-		return EKV_EINVAL;
-	return db->ops->stat(db, st);
+	return ZEROED(st) && db ? db->ops->stat(db, st) : EKV_EINVAL;
 }
 
 int ekv_compact(ekv_db *db)
 {
-	if (!db)
-		return EKV_EINVAL;
-	return db->ops->compact(db);
+	return db ? db->ops->compact(db) : EKV_EINVAL;
 }
 
 int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info)
 {
-	if (info)
-		memset(info, 0, sizeof(*info));
-	if (!db || !info)
-		return EKV_EINVAL;
-	return db->ops->remote_info(db, info);
+	return ZEROED(info) && db ? db->ops->remote_info(db, info) : EKV_EINVAL;
 }
 
 /* ---- read transactions and cursors ---------------------------------------- */
 
 int ekv_rtx_begin(ekv_db *db, ekv_rtx **out)
 {
-	if (out)
-		*out = NULL;
-	if (!db || !out)
-		return EKV_EINVAL;
-	return db->ops->rtx_begin(db, out);
+	return CLEARED(out) && db ? db->ops->rtx_begin(db, out) : EKV_EINVAL;
 }
 
 void ekv_rtx_end(ekv_rtx *rtx)
@@ -89,9 +75,7 @@ int ekv_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size
 int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
 		    size_t end_len, ekv_cursor **out)
 {
-	if (out)
-		*out = NULL;
-	if (!rtx || !out)
+	if (!CLEARED(out) || !rtx)
 		return EKV_EINVAL;
 	/* a NULL bound is no bound: its length does not matter */
 	return rtx->ops->cursor_open(rtx, start, start ? start_len : 0, end, end ? end_len : 0,
@@ -100,9 +84,7 @@ int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const voi
 
 int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len, ekv_cursor **out)
 {
-	if (out)
-		*out = NULL;
-	if (!rtx || !out || MISSING(prefix, prefix_len))
+	if (!CLEARED(out) || !rtx || MISSING(prefix, prefix_len))
 		return EKV_EINVAL;
 	return rtx->ops->cursor_open_prefix(rtx, prefix, prefix_len, out);
 }
@@ -125,11 +107,7 @@ void ekv_cursor_close(ekv_cursor *c)
 
 int ekv_wtx_begin(ekv_db *db, ekv_wtx **out)
 {
-	if (out)
-		*out = NULL;
-	if (!db || !out)
-		return EKV_EINVAL;
-	return db->ops->wtx_begin(db, out);
+	return CLEARED(out) && db ? db->ops->wtx_begin(db, out) : EKV_EINVAL;
 }
 
 int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len)
@@ -141,16 +119,12 @@ int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
 
 int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
 {
-	if (!tx || MISSING(key, key_len))
-		return EKV_EINVAL;
-	return tx->ops->wtx_delete(tx, key, key_len);
+	return tx && !MISSING(key, key_len) ? tx->ops->wtx_delete(tx, key, key_len) : EKV_EINVAL;
 }
 
 int ekv_wtx_commit(ekv_wtx *tx)
 {
-	if (!tx)
-		return EKV_EINVAL;
-	return tx->ops->wtx_commit(tx);
+	return tx ? tx->ops->wtx_commit(tx) : EKV_EINVAL;
 }
 
 void ekv_wtx_abort(ekv_wtx *tx)

@@ -23,10 +23,8 @@
 
 void ekv_options_default(struct ekv_options *o)
 {
-	if (!o)
-		return;
-	memset(o, 0, sizeof(*o));
-	o->busy_timeout_ms = 5000;
+	if (o)
+		*o = (struct ekv_options){.busy_timeout_ms = 5000};
 }
 
 /* ---- snapshots and pins -------------------------------------------------- */
@@ -224,6 +222,14 @@ static int writer_acquire(struct db *db)
 	return e;
 }
 
+/* The writer slot for changing the flash: refused on a read-only handle. */
+static int writer_acquire_rw(struct db *db)
+{
+	if (db->o.read_only || db->f->read_only)
+		return EKV_EROFS;
+	return writer_acquire(db);
+}
+
 static void writer_release(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
@@ -329,11 +335,9 @@ static void local_close(ekv_db *h)
 	struct db *db = db_of(h);
 	/* snapshots still referenced by open transactions are the caller's bug;
 	 * free them all here so nothing leaks */
-	struct snapshot *s = db->live.next;
-	while (s != &db->live) {
-		struct snapshot *n = s->next;
+	for (struct snapshot *s = db->live.next, *next; s != &db->live; s = next) {
+		next = s->next;
 		free(s);
-		s = n;
 	}
 	rec_engine_destroy(&db->en);
 	free(db->limbo);
@@ -342,21 +346,30 @@ static void local_close(ekv_db *h)
 	free(db);
 }
 
-static int local_format(ekv_db *h)
+/* Run op holding the writer slot and the exclusive process lock. */
+static int with_writer(ekv_db *h, int (*op)(struct db *db))
 {
 	struct db *db = db_of(h);
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	int e = writer_acquire(db);
+	int e = writer_acquire_rw(db);
 	if (e < 0)
 		return e;
+	e = op(db);
+	writer_release(db);
+	return e;
+}
+
+static int format_as_writer(struct db *db)
+{
 	pthread_mutex_lock(&db->lock);
 	bool readers = db->live.next != &db->live &&
 		       (db->live.next != db->current || db->live.next->next != &db->live);
 	pthread_mutex_unlock(&db->lock);
-	e = readers ? EKV_EBUSY : fm_format(&db->en.fm);
-	writer_release(db);
-	return e;
+	return readers ? EKV_EBUSY : fm_format(&db->en.fm);
+}
+
+static int local_format(ekv_db *h)
+{
+	return with_writer(h, format_as_writer);
 }
 
 /* Mount if nothing is mounted yet, the engine needs a remount, or another
@@ -517,12 +530,10 @@ static struct wtx *wtx_of(ekv_wtx *h)
 static int local_wtx_begin(ekv_db *h, ekv_wtx **out)
 {
 	struct db *db = db_of(h);
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
 	struct wtx *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return EKV_ENOMEM;
-	int e = writer_acquire(db);
+	int e = writer_acquire_rw(db);
 	if (e < 0) {
 		free(tx);
 		return e;
@@ -583,19 +594,15 @@ static void local_wtx_abort(ekv_wtx *h)
 	free(tx);
 }
 
+static int compact_as_writer(struct db *db)
+{
+	int e = ensure_mounted_writer(db);
+	return e < 0 ? e : rec_compact(&db->en);
+}
+
 static int local_compact(ekv_db *h)
 {
-	struct db *db = db_of(h);
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	int e = writer_acquire(db);
-	if (e < 0)
-		return e;
-	e = ensure_mounted_writer(db);
-	if (e == 0)
-		e = rec_compact(&db->en);
-	writer_release(db);
-	return e;
+	return with_writer(h, compact_as_writer);
 }
 
 /* A local handle is served by no daemon. */
@@ -606,23 +613,5 @@ static int local_remote_info(ekv_db *h, struct ekv_remote_info *info)
 	return EKV_EINVAL;
 }
 
-const struct ekv_ops db_local_ops = {
-	.close = local_close,
-	.format = local_format,
-	.mount = local_mount,
-	.stat = local_stat,
-	.compact = local_compact,
-	.remote_info = local_remote_info,
-	.rtx_begin = local_rtx_begin,
-	.wtx_begin = local_wtx_begin,
-	.rtx_end = local_rtx_end,
-	.rtx_get = local_rtx_get,
-	.cursor_open = local_cursor_open,
-	.cursor_open_prefix = local_cursor_open_prefix,
-	.cursor_next = local_cursor_next,
-	.cursor_close = local_cursor_close,
-	.wtx_put = local_wtx_put,
-	.wtx_delete = local_wtx_delete,
-	.wtx_commit = local_wtx_commit,
-	.wtx_abort = local_wtx_abort,
-};
+#define LOCAL_SLOT(slot) .slot = local_##slot,
+const struct ekv_ops db_local_ops = {EKV_OPS_SLOTS(LOCAL_SLOT)};

@@ -122,15 +122,7 @@ static void file_destroy(void *ctx)
 	free(ff);
 }
 
-static const struct ekv_flash_ops file_ops = {
-	.read = file_read,
-	.write = file_write,
-	.erase = file_erase,
-	.destroy = file_destroy,
-	.lock = file_lock,
-	.change_token = file_change_token,
-	.mark_changed = file_mark_changed,
-};
+static const struct ekv_flash_ops file_ops = FLASH_OPS_ALL(file);
 
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out)

@@ -61,6 +61,7 @@
 #include <mtd/mtd-user.h>
 
 #include "ekv.h"
+#include "flash.h"
 #include "util.h"
 
 #define MTD_CHAR_MAJOR 90
@@ -353,15 +354,7 @@ static void mtd_destroy(void *ctx)
 	free(c);
 }
 
-static const struct ekv_flash_ops mtd_ops = {
-	.read = mtd_read,
-	.write = mtd_write,
-	.erase = mtd_erase,
-	.destroy = mtd_destroy,
-	.lock = mtd_lock,
-	.change_token = mtd_change_token,
-	.mark_changed = mtd_mark_changed,
-};
+static const struct ekv_flash_ops mtd_ops = FLASH_OPS_ALL(mtd);
 
 /* ---- open ---------------------------------------------------------------------- */
 
@@ -514,11 +507,12 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 
 	if (msg != NULL && msg_size > 0)
 		msg[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
 	if (out == NULL || dev == NULL) {
 		set_msg(msg, msg_size, "ekv_flash_mtd_open: NULL argument");
 		return EKV_EINVAL;
 	}
-	*out = NULL;
 	if (flags & ~(unsigned)(EKV_MTD_RDONLY | EKV_MTD_VERIFY_ERASED)) {
 		set_msg(msg, msg_size, "%s: unknown flags 0x%x", dev, flags);
 		return EKV_EINVAL;

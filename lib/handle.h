@@ -65,6 +65,23 @@ struct ekv_cursor {
 	const struct ekv_ops *ops;
 };
 
+/*
+ * Every slot by name, for filling a table from functions named after its
+ * slots: #define MINE(slot) .slot = mine_##slot,  then
+ * const struct ekv_ops mine_ops = {EKV_OPS_SLOTS(MINE)};  — a missing
+ * function does not compile, and the assertion below keeps this list and
+ * the struct in step.
+ */
+#define EKV_OPS_SLOTS(X)                                                                        \
+	X(close) X(format) X(mount) X(stat) X(compact) X(remote_info) X(rtx_begin) X(wtx_begin) \
+	X(rtx_end) X(rtx_get) X(cursor_open) X(cursor_open_prefix) X(cursor_next)               \
+	X(cursor_close) X(wtx_put) X(wtx_delete) X(wtx_commit) X(wtx_abort)
+#define EKV_OPS_COUNT_SLOT(slot) +1
+_Static_assert(sizeof(struct ekv_ops) ==
+		       (0 EKV_OPS_SLOTS(EKV_OPS_COUNT_SLOT)) * sizeof(void (*)(void)),
+	       "EKV_OPS_SLOTS names every slot of struct ekv_ops");
+#undef EKV_OPS_COUNT_SLOT
+
 extern const struct ekv_ops db_local_ops; /* db.c (cursors: cursor.c) */
 extern const struct ekv_ops remote_ops;   /* remote.c */
 

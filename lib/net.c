@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * net.c — the transport of net.h: buffered reads with a short busy poll,
- * whole sends.  The codec (proto.c) does no I/O; this file does nothing
- * else.
+ * net.c — the transport of net.h: buffered reads with a short busy poll.
+ * The codec (proto.c) does no I/O; this file does nothing else.
  */
 #include <errno.h>
 #include <sched.h>
@@ -71,20 +70,4 @@ void net_in_free(struct net_in *in)
 	free(in->buf);
 	in->buf = NULL;
 	in->cap = in->len = in->off = 0;
-}
-
-int net_send_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno ? -errno : EKV_EIO;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
 }

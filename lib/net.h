@@ -2,12 +2,11 @@
 /*
  * net.h — the transport under the ekvd protocol, shared by the client
  * (remote.c) and the daemon (daemon/session.c): a buffered stream socket
- * that is read frame by frame, and sending whole buffers.
+ * that is read frame by frame.
  *
- * Owns: every recv() and send() of a protocol connection, the short busy
- * poll before sleeping, and the input buffer.  Must never: look at the
- * bytes (proto.c decodes them), raise SIGPIPE (every send is MSG_NOSIGNAL),
- * or wait longer than the socket's own timeouts allow.
+ * Owns: every recv() of a protocol connection, the short busy poll before
+ * sleeping, and the input buffer.  Must never: look at the bytes (proto.c
+ * decodes them), or wait longer than the socket's own timeouts allow.
  */
 #ifndef EKV_NET_H
 #define EKV_NET_H
@@ -39,8 +38,6 @@ void net_consume(struct net_in *in, size_t n);
 
 void net_in_free(struct net_in *in);
 
-/* Send all n bytes (retrying on EINTR and short sends).  Returns 0 or a
- * negative errno. */
-int net_send_all(int fd, const void *p, size_t n);
+/* Sending: send_full() of util.h (whole buffers, MSG_NOSIGNAL). */
 
 #endif

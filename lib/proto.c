@@ -218,33 +218,48 @@ bool proto_request_is_void(uint8_t type)
 	return d && d->reply == PROTO_R_NONE;
 }
 
+/* Every request field in wire order: a u32 (or i32) member, a reserved u32
+ * that must be 0 (no member), or a byte string. */
+#define NO_MEMBER SIZE_MAX
+static const struct field {
+	uint32_t bit;
+	bool bytes;
+	size_t off; /* of the member in struct proto_request */
+} fields[] = {
+	{PROTO_F_MAX_FRAME, false, offsetof(struct proto_request, max_frame)},
+	{PROTO_F_RESERVED, false, NO_MEMBER},
+	{PROTO_F_TIMEOUT, false, offsetof(struct proto_request, timeout_ms)},
+	{PROTO_F_FLAGS, false, offsetof(struct proto_request, flags)},
+	{PROTO_F_CURSOR, false, offsetof(struct proto_request, cursor_id)},
+	{PROTO_F_MAX_PAIRS, false, offsetof(struct proto_request, max_pairs)},
+	{PROTO_F_KEY, true, offsetof(struct proto_request, key)},
+	{PROTO_F_VALUE, true, offsetof(struct proto_request, value)},
+	{PROTO_F_START, true, offsetof(struct proto_request, start)},
+	{PROTO_F_END, true, offsetof(struct proto_request, end)},
+};
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
+
 long proto_request_encode(struct proto_writer *w, const struct proto_request *r)
 {
 	const struct proto_req_desc *d = proto_req(r->type);
 	if (!d)
 		return EKV_EINVAL;
 	proto_frame_begin(w, r->type, r->id);
-	uint32_t f = d->fields;
-	if (f & PROTO_F_MAX_FRAME) {
-		proto_put_u32(w, r->max_frame);
-		proto_put_u32(w, 0); /* reserved flags */
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *fd = &fields[i];
+		if (!(d->fields & fd->bit))
+			continue;
+		if (fd->bytes) {
+			struct proto_bytes b;
+			memcpy(&b, (const char *)r + fd->off, sizeof(b));
+			proto_put_bytes(w, b.p, b.len);
+		} else {
+			uint32_t v = 0; /* (an i32 member is stored as its u32 bits) */
+			if (fd->off != NO_MEMBER)
+				memcpy(&v, (const char *)r + fd->off, sizeof(v));
+			proto_put_u32(w, v);
+		}
 	}
-	if (f & PROTO_F_TIMEOUT)
-		proto_put_u32(w, (uint32_t)r->timeout_ms);
-	if (f & PROTO_F_FLAGS)
-		proto_put_u32(w, r->flags);
-	if (f & PROTO_F_CURSOR)
-		proto_put_u32(w, r->cursor_id);
-	if (f & PROTO_F_MAX_PAIRS)
-		proto_put_u32(w, r->max_pairs);
-	if (f & PROTO_F_KEY)
-		proto_put_bytes(w, r->key.p, r->key.len);
-	if (f & PROTO_F_VALUE)
-		proto_put_bytes(w, r->value.p, r->value.len);
-	if (f & PROTO_F_START)
-		proto_put_bytes(w, r->start.p, r->start.len);
-	if (f & PROTO_F_END)
-		proto_put_bytes(w, r->end.p, r->end.len);
 	return proto_frame_end(w);
 }
 
@@ -284,28 +299,23 @@ int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
 	*why = "malformed payload";
 	uint32_t f = d->fields;
 	bool reserved_set = false;
-	if (f & PROTO_F_MAX_FRAME) {
-		r->max_frame = get_u32(&rd);
-		reserved_set = get_u32(&rd) != 0;
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *fd = &fields[i];
+		if (!(f & fd->bit))
+			continue;
+		if (fd->bytes) {
+			struct proto_bytes b = get_bytes(&rd);
+			memcpy((char *)r + fd->off, &b, sizeof(b));
+		} else {
+			uint32_t v = get_u32(&rd);
+			if (fd->off != NO_MEMBER)
+				memcpy((char *)r + fd->off, &v, sizeof(v));
+			else if (v)
+				reserved_set = true;
+		}
 	}
-	if (f & PROTO_F_TIMEOUT)
-		r->timeout_ms = (int32_t)get_u32(&rd);
-	if (f & PROTO_F_FLAGS)
-		r->flags = get_u32(&rd);
-	if (f & PROTO_F_CURSOR)
-		r->cursor_id = get_u32(&rd);
-	if (f & PROTO_F_MAX_PAIRS)
-		r->max_pairs = get_u32(&rd);
-	if (f & PROTO_F_KEY)
-		r->key = get_bytes(&rd);
-	if (f & PROTO_F_VALUE)
-		r->value = get_bytes(&rd);
-	if (f & PROTO_F_START)
-		r->start = get_bytes(&rd);
-	if (f & PROTO_F_END)
-		r->end = get_bytes(&rd);
 	if (reserved_set) {
-		*why = "reserved HELLO flags set";
+		*why = "reserved HELLO flags set"; /* HELLO's is the only reserved field */
 		return EKV_EPROTO;
 	}
 	if (!rd.bad && (f & PROTO_F_FLAGS) && !cursor_flags_consistent(r)) {

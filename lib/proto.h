@@ -42,7 +42,8 @@
  * remote.c.
  */
 #define PROTO_REQUESTS(X)                                                                       \
-	X(HELLO, hello, 0x01, PROTO_F_MAX_FRAME, PROTO_R_HELLO, PROTO_NEED_NONE)                \
+	X(HELLO, hello, 0x01, PROTO_F_MAX_FRAME | PROTO_F_RESERVED, PROTO_R_HELLO,              \
+	  PROTO_NEED_NONE)                                                                      \
 	X(STAT, stat, 0x02, 0, PROTO_R_STAT, PROTO_NEED_NO_TX)                                  \
 	X(MOUNT, mount, 0x03, 0, PROTO_R_EMPTY, PROTO_NEED_NO_TX)                               \
 	X(FORMAT, format, 0x04, PROTO_F_TIMEOUT, PROTO_R_EMPTY, PROTO_NEED_NO_TX)               \
@@ -63,15 +64,16 @@
 
 /* Request fields, in the order they stand in a payload. */
 enum proto_field {
-	PROTO_F_MAX_FRAME = 1u << 0, /* u32 max_frame, then u32 reserved flags (0) */
-	PROTO_F_TIMEOUT = 1u << 1,   /* i32 timeout_ms */
-	PROTO_F_FLAGS = 1u << 2,     /* u32 flags (PROTO_CURSOR_*) */
-	PROTO_F_CURSOR = 1u << 3,    /* u32 cursor_id */
-	PROTO_F_MAX_PAIRS = 1u << 4, /* u32 max_pairs, >= 1 */
-	PROTO_F_KEY = 1u << 5,       /* bytes key */
-	PROTO_F_VALUE = 1u << 6,     /* bytes value */
-	PROTO_F_START = 1u << 7,     /* bytes start (cursor lower bound or prefix) */
-	PROTO_F_END = 1u << 8,       /* bytes end (cursor upper bound) */
+	PROTO_F_MAX_FRAME = 1u << 0, /* u32 max_frame */
+	PROTO_F_RESERVED = 1u << 1,  /* u32 reserved flags, 0 */
+	PROTO_F_TIMEOUT = 1u << 2,   /* i32 timeout_ms */
+	PROTO_F_FLAGS = 1u << 3,     /* u32 flags (PROTO_CURSOR_*) */
+	PROTO_F_CURSOR = 1u << 4,    /* u32 cursor_id */
+	PROTO_F_MAX_PAIRS = 1u << 5, /* u32 max_pairs, >= 1 */
+	PROTO_F_KEY = 1u << 6,       /* bytes key */
+	PROTO_F_VALUE = 1u << 7,     /* bytes value */
+	PROTO_F_START = 1u << 8,     /* bytes start (cursor lower bound or prefix) */
+	PROTO_F_END = 1u << 9,       /* bytes end (cursor upper bound) */
 };
 
 /* What the daemon answers. */

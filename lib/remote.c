@@ -61,14 +61,12 @@ struct remote {
 	unsigned n_idle;
 };
 
-struct remote_rtx {
-	struct ekv_rtx h;     /* the public handle: remote_ops */
-	struct remote *remote;
-	struct conn *c;
-};
-
-struct remote_wtx {
-	struct ekv_wtx h;     /* the public handle: remote_ops */
+/* A read or write transaction: a connection of its own. */
+struct remote_tx {
+	union {
+		struct ekv_rtx rtx; /* the public handle of a read transaction */
+		struct ekv_wtx wtx; /* or of a write transaction: remote_ops */
+	} h;                        /* first: the handle is the allocation */
 	struct remote *remote;
 	struct conn *c;
 };
@@ -98,14 +96,14 @@ static struct remote *remote_of_db(ekv_db *db)
 	return container_of(db, struct remote, h);
 }
 
-static struct remote_rtx *rtx_of(ekv_rtx *h)
+static struct remote_tx *rtx_of(ekv_rtx *h)
 {
-	return container_of(h, struct remote_rtx, h);
+	return container_of(h, struct remote_tx, h.rtx);
 }
 
-static struct remote_wtx *wtx_of(ekv_wtx *h)
+static struct remote_tx *wtx_of(ekv_wtx *h)
 {
-	return container_of(h, struct remote_wtx, h);
+	return container_of(h, struct remote_tx, h.wtx);
 }
 
 static struct remote_cursor *cursor_of(ekv_cursor *h)
@@ -115,12 +113,10 @@ static struct remote_cursor *cursor_of(ekv_cursor *h)
 
 void ekv_connect_options_default(struct ekv_connect_options *o)
 {
-	if (!o)
-		return;
-	memset(o, 0, sizeof(*o));
-	o->busy_timeout_ms = 5000;
-	o->io_timeout_ms = 30000;
-	o->busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US;
+	if (o)
+		*o = (struct ekv_connect_options){.busy_timeout_ms = 5000,
+						  .io_timeout_ms = 30000,
+						  .busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US};
 }
 
 /* ---- one connection ----------------------------------------------------- */
@@ -137,7 +133,7 @@ static void conn_free(struct conn *c)
 
 static int conn_send(struct conn *c, const uint8_t *p, size_t n)
 {
-	int e = net_send_all(c->fd, p, n);
+	int e = send_full(c->fd, p, n);
 	if (e < 0) {
 		c->broken = true;
 		c->hung_up = e == -EPIPE || e == -ECONNRESET;
@@ -154,7 +150,8 @@ static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 		int e = net_fill(&c->in, c->fd, want, c->busy_poll_us);
 		if (e == 0)
 			return 0;
-		if ((e == -EAGAIN || e == -EWOULDBLOCK) && (deadline < 0 || monotonic_ms() < deadline))
+		bool timed_out = e == -EAGAIN || e == -EWOULDBLOCK;
+		if (timed_out && (deadline < 0 || monotonic_ms() < deadline))
 			continue;
 		c->broken = true; /* end of stream, error or timeout */
 		return e == EKV_ENOMEM ? e : EKV_EIO;
@@ -170,7 +167,8 @@ static int conn_read_reply(struct remote *r, struct conn *c, uint32_t id, int64_
 	if (e < 0)
 		return e;
 	struct proto_header h;
-	if (proto_header_decode(c->in.buf + c->in.off, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
+	const uint8_t *frame = c->in.buf + c->in.off;
+	if (proto_header_decode(frame, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
 	    (h.type != PROTO_OK && h.type != PROTO_ERROR)) {
 		c->broken = true;
 		return EKV_EPROTO;
@@ -514,7 +512,7 @@ int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ek
 	return 0;
 }
 
-static int remote_info(ekv_db *db, struct ekv_remote_info *info)
+static int remote_remote_info(ekv_db *db, struct ekv_remote_info *info)
 {
 	struct remote *r = remote_of_db(db);
 	pthread_mutex_lock(&r->lock);
@@ -595,36 +593,51 @@ static int remote_compact(ekv_db *db)
 
 /* ---- read transactions -------------------------------------------------- */
 
-static int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
+/* Start a transaction with q on a connection of its own. */
+static int tx_begin(struct remote *r, struct proto_request *q, struct remote_tx **out)
 {
-	struct remote *r = remote_of_db(db);
-	struct remote_rtx *t = calloc(1, sizeof(*t));
+	struct remote_tx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
-	struct proto_request q = {.type = PROTO_RTX_BEGIN};
-	int e = start_on_conn(r, &q, r->o.busy_timeout_ms, &t->c);
+	int e = start_on_conn(r, q, r->o.busy_timeout_ms, &t->c);
 	if (e < 0) {
 		free(t);
 		return e;
 	}
-	t->h.ops = &remote_ops;
 	t->remote = r;
-	*out = &t->h;
+	*out = t;
 	return 0;
 }
 
-static void remote_rtx_end(ekv_rtx *rtx)
+static int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
 {
-	struct remote_rtx *t = rtx_of(rtx);
-	struct proto_request q = {.type = PROTO_RTX_END};
+	struct proto_request q = {.type = PROTO_RTX_BEGIN};
+	struct remote_tx *t;
+	int e = tx_begin(remote_of_db(db), &q, &t);
+	if (e == 0) {
+		t->h.rtx.ops = &remote_ops;
+		*out = &t->h.rtx;
+	}
+	return e;
+}
+
+/* End a transaction with a request that gets no reply (RTX_END, ABORT). */
+static void tx_end(struct remote_tx *t, uint8_t type)
+{
+	struct proto_request q = {.type = type};
 	end_on_conn(t->remote, t->c, &q);
 	free(t);
 }
 
-static int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
-		   size_t *value_len)
+static void remote_rtx_end(ekv_rtx *rtx)
 {
-	struct remote_rtx *t = rtx_of(rtx);
+	tx_end(rtx_of(rtx), PROTO_RTX_END);
+}
+
+static int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value,
+			  size_t value_cap, size_t *value_len)
+{
+	struct remote_tx *t = rtx_of(rtx);
 	if (key_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {.type = PROTO_GET, .key = {key, (uint32_t)key_len}};
@@ -671,19 +684,29 @@ static int cursor_take_batch(struct remote_cursor *c, const struct reply *rep)
 	return 0;
 }
 
-static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, size_t start_len,
+/* Send q on the cursor's connection and take the batch it answers. */
+static int cursor_call(struct remote_cursor *c, struct proto_request *q)
+{
+	struct reply rep;
+	pthread_mutex_lock(&c->c->lock);
+	int e = call(c->remote, c->c, q, c->remote->o.busy_timeout_ms, &rep);
+	if (e == 0)
+		e = cursor_take_batch(c, &rep);
+	pthread_mutex_unlock(&c->c->lock);
+	return e;
+}
+
+static int cursor_open(struct remote_tx *t, uint32_t flags, const void *start, size_t start_len,
 		       const void *end, size_t end_len, ekv_cursor **out)
 {
 	struct remote *r = t->remote;
 	if (start_len > UINT32_MAX || end_len > UINT32_MAX)
 		return EKV_ETOOBIG;
-	struct remote_cursor *c = calloc(1, sizeof(*c));
+	struct remote_cursor *c = malloc(sizeof(*c));
 	if (!c)
 		return EKV_ENOMEM;
-	c->h.ops = &remote_ops;
-	c->remote = r;
-	c->c = t->c;
-	c->batch = BATCH_FIRST;
+	*c = (struct remote_cursor){
+		.h.ops = &remote_ops, .remote = r, .c = t->c, .batch = BATCH_FIRST};
 	struct proto_request q = {
 		.type = PROTO_CURSOR_OPEN,
 		.flags = flags,
@@ -691,12 +714,7 @@ static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, 
 		.start = {start, (uint32_t)start_len},
 		.end = {end, (uint32_t)end_len},
 	};
-	struct reply rep;
-	pthread_mutex_lock(&t->c->lock);
-	int e = call(r, t->c, &q, r->o.busy_timeout_ms, &rep);
-	if (e == 0)
-		e = cursor_take_batch(c, &rep);
-	pthread_mutex_unlock(&t->c->lock);
+	int e = cursor_call(c, &q);
 	if (e < 0) {
 		free(c->buf);
 		free(c);
@@ -708,14 +726,14 @@ static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, 
 }
 
 static int remote_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
-		       size_t end_len, ekv_cursor **out)
+			      size_t end_len, ekv_cursor **out)
 {
 	uint32_t flags = (start ? PROTO_CURSOR_HAS_START : 0) | (end ? PROTO_CURSOR_HAS_END : 0);
 	return cursor_open(rtx_of(rtx), flags, start, start_len, end, end_len, out);
 }
 
 static int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
-			      ekv_cursor **out)
+				     ekv_cursor **out)
 {
 	return cursor_open(rtx_of(rtx), PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX, prefix,
 			   prefix_len, NULL, 0, out);
@@ -723,15 +741,9 @@ static int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t pr
 
 static int cursor_fetch(struct remote_cursor *c)
 {
-	struct remote *r = c->remote;
 	struct proto_request q = {
 		.type = PROTO_CURSOR_NEXT, .cursor_id = c->id, .max_pairs = c->batch};
-	struct reply rep;
-	pthread_mutex_lock(&c->c->lock);
-	int e = call(r, c->c, &q, r->o.busy_timeout_ms, &rep);
-	if (e == 0)
-		e = cursor_take_batch(c, &rep);
-	pthread_mutex_unlock(&c->c->lock);
+	int e = cursor_call(c, &q);
 	if (e < 0) {
 		c->live = false;
 		c->final = e;
@@ -743,8 +755,8 @@ static int cursor_fetch(struct remote_cursor *c)
 	return 0;
 }
 
-static int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len, void *value,
-		       size_t value_cap, size_t *value_len)
+static int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len,
+			      void *value, size_t value_cap, size_t *value_len)
 {
 	struct remote_cursor *c = cursor_of(cur);
 	while (!c->have_pair) {
@@ -797,22 +809,17 @@ static int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
 	struct remote *r = remote_of_db(db);
 	if (r->o.read_only)
 		return EKV_EROFS;
-	struct remote_wtx *t = calloc(1, sizeof(*t));
-	if (!t)
-		return EKV_ENOMEM;
 	struct proto_request q = {.type = PROTO_WTX_BEGIN, .timeout_ms = r->o.busy_timeout_ms};
-	int e = start_on_conn(r, &q, r->o.busy_timeout_ms, &t->c);
-	if (e < 0) {
-		free(t);
-		return e;
+	struct remote_tx *t;
+	int e = tx_begin(r, &q, &t);
+	if (e == 0) {
+		t->h.wtx.ops = &remote_ops;
+		*out = &t->h.wtx;
 	}
-	t->h.ops = &remote_ops;
-	t->remote = r;
-	*out = &t->h;
-	return 0;
+	return e;
 }
 
-static int wtx_call(struct remote_wtx *t, struct proto_request *q)
+static int wtx_call(struct remote_tx *t, struct proto_request *q)
 {
 	struct reply rep;
 	pthread_mutex_lock(&t->c->lock);
@@ -824,7 +831,7 @@ static int wtx_call(struct remote_wtx *t, struct proto_request *q)
 }
 
 static int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
-		   size_t value_len)
+			  size_t value_len)
 {
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX)
 		return EKV_ETOOBIG;
@@ -846,7 +853,7 @@ static int remote_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
 
 static int remote_wtx_commit(ekv_wtx *tx)
 {
-	struct remote_wtx *t = wtx_of(tx);
+	struct remote_tx *t = wtx_of(tx);
 	struct proto_request q = {.type = PROTO_COMMIT};
 	int e = wtx_call(t, &q);
 	conn_put(t->remote, t->c);
@@ -856,29 +863,8 @@ static int remote_wtx_commit(ekv_wtx *tx)
 
 static void remote_wtx_abort(ekv_wtx *tx)
 {
-	struct remote_wtx *t = wtx_of(tx);
-	struct proto_request q = {.type = PROTO_ABORT};
-	end_on_conn(t->remote, t->c, &q);
-	free(t);
+	tx_end(wtx_of(tx), PROTO_ABORT);
 }
 
-const struct ekv_ops remote_ops = {
-	.close = remote_close,
-	.format = remote_format,
-	.mount = remote_mount,
-	.stat = remote_stat,
-	.compact = remote_compact,
-	.remote_info = remote_info,
-	.rtx_begin = remote_rtx_begin,
-	.wtx_begin = remote_wtx_begin,
-	.rtx_end = remote_rtx_end,
-	.rtx_get = remote_rtx_get,
-	.cursor_open = remote_cursor_open,
-	.cursor_open_prefix = remote_cursor_open_prefix,
-	.cursor_next = remote_cursor_next,
-	.cursor_close = remote_cursor_close,
-	.wtx_put = remote_wtx_put,
-	.wtx_delete = remote_wtx_delete,
-	.wtx_commit = remote_wtx_commit,
-	.wtx_abort = remote_wtx_abort,
-};
+#define REMOTE_SLOT(slot) .slot = remote_##slot,
+const struct ekv_ops remote_ops = {EKV_OPS_SLOTS(REMOTE_SLOT)};

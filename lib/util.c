@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ekv.h"
@@ -79,17 +80,20 @@ int cond_init_monotonic(pthread_cond_t *cond)
 	return -e;
 }
 
-int pread_full(int fd, void *buf, size_t len, off_t off)
+enum io_op { IO_PREAD, IO_PWRITE, IO_SEND };
+
+/* The one loop behind pread_full, pwrite_full and send_full. */
+static int io_full(enum io_op op, int fd, uint8_t *p, size_t len, off_t off)
 {
-	uint8_t *p = buf;
 	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = op == IO_PREAD    ? pread(fd, p, len, off)
+			    : op == IO_PWRITE ? pwrite(fd, p, len, off)
+					      : send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return errno ? -errno : -EIO;
-		}
-		if (n == 0) /* the file or device ends first */
+		if (n == 0) /* the file or device ends first, or no progress */
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
@@ -98,23 +102,20 @@ int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	return io_full(IO_PREAD, fd, buf, len, off);
+}
+
 int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno ? -errno : -EIO;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	/* the loop only passes the pointer on to pwrite() */
+	return io_full(IO_PWRITE, fd, (uint8_t *)(uintptr_t)buf, len, off);
+}
+
+int send_full(int fd, const void *buf, size_t len)
+{
+	return io_full(IO_SEND, fd, (uint8_t *)(uintptr_t)buf, len, 0);
 }
 
 static int flock_wait(int fd, int how)

@@ -51,6 +51,8 @@ int cond_init_monotonic(pthread_cond_t *cond);
  */
 int pread_full(int fd, void *buf, size_t len, off_t off);
 int pwrite_full(int fd, const void *buf, size_t len, off_t off);
+/* send() all len bytes the same way, with MSG_NOSIGNAL: never SIGPIPE. */
+int send_full(int fd, const void *buf, size_t len);
 
 /*
  * flock(fd, how) (LOCK_SH, LOCK_EX or LOCK_UN) waiting up to timeout_ms:

@@ -2,10 +2,10 @@
 /*
  * test_api.c — every public function of ekv.h with NULL arguments (handles,
  * result pointers, buffers), checked against the rules of ekv.h's "Handles
- * and NULL", on a local handle (RAM flash) and on a remote one (a real ekvd
- * process).  Each handle kind also runs every slot of its ops table once
- * with valid arguments.  Links libekv.so: what it tests is what the shared
- * library exports.  Usage: test_api PATH/TO/ekvd
+ * and NULL", on a local handle (a file image) and on a remote one (a real
+ * ekvd process).  Each handle kind also runs every slot of its ops table
+ * once with valid arguments.  Links libekv.so alone: what it tests is what
+ * the shared library exports.  Usage: test_api PATH/TO/ekvd
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +25,6 @@
 #include <cmocka.h>
 
 #include "ekv.h"
-#include "ekv_test.h"
 
 static const char *ekvd_path;
 static char dir[64];
@@ -33,6 +32,20 @@ static pid_t ekvd_pid;
 
 /* a pointer no function may leave behind in an out parameter */
 #define JUNK ((void *)(uintptr_t)0x1)
+
+/* A fresh erased image of the default profile in the test's directory. */
+static struct ekv_flash *new_image(const char *name, struct ekv_profile *p)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	ekv_profile_default(p);
+	struct ekv_flash *f = NULL;
+	assert_int_equal(ekv_flash_file_open(path, p->page_size, p->page_count, p->erase_value,
+					     EKV_FILE_CREATE, &f),
+			 0);
+	return f;
+}
 
 static bool all_zero(const void *p, size_t n)
 {
@@ -63,7 +76,7 @@ static void test_functions_without_a_handle(void **state)
 	assert_string_equal(msg, "no profile given");
 	assert_int_equal(ekv_profile_check(NULL, NULL, 0), EKV_EINVAL);
 	struct ekv_profile p;
-	ekv_profile_default(&p);
+	struct ekv_flash *f = new_image("plain.img", &p);
 	assert_int_equal(ekv_profile_check(&p, NULL, 0), 0);
 	struct ekv_geometry g;
 	assert_int_equal(ekv_profile_geometry(NULL, &g), EKV_EINVAL);
@@ -73,15 +86,16 @@ static void test_functions_without_a_handle(void **state)
 	assert_int_equal(ekv_file_level(&p, 1, NULL, &slot), EKV_EINVAL);
 	assert_int_equal(ekv_file_level(&p, 1, &level, NULL), EKV_EINVAL);
 
-	struct ekv_flash *f = JUNK;
-	assert_int_equal(ekv_flash_file_open(NULL, 4096, 8, 0xff, EKV_FILE_CREATE, &f), EKV_EINVAL);
-	assert_null(f);
+	struct ekv_flash *none = JUNK;
+	assert_int_equal(ekv_flash_file_open(NULL, 4096, 8, 0xff, EKV_FILE_CREATE, &none),
+			 EKV_EINVAL);
+	assert_null(none);
 	assert_int_equal(ekv_flash_file_open("/nonexistent/x", 4096, 8, 0xff, 0, NULL), EKV_EINVAL);
-	f = JUNK;
-	assert_int_equal(ekv_flash_mtd_open(NULL, 0, &f, msg, sizeof(msg)), EKV_EINVAL);
+	none = JUNK;
+	assert_int_equal(ekv_flash_mtd_open(NULL, 0, &none, msg, sizeof(msg)), EKV_EINVAL);
+	assert_null(none);
 	assert_int_equal(ekv_flash_mtd_open("/dev/mtd0", 0, NULL, NULL, 0), EKV_EINVAL);
 
-	assert_int_equal(ekv_flash_mem_new(p.page_size, p.page_count, 0xff, &f), 0);
 	ekv_db *db = JUNK;
 	assert_int_equal(ekv_open(NULL, &p, NULL, &db), EKV_EINVAL);
 	assert_null(db);
@@ -254,11 +268,12 @@ static void test_local_handle(void **state)
 {
 	(void)state;
 	struct ekv_profile p;
-	ekv_profile_default(&p);
-	struct ekv_flash *f;
-	assert_int_equal(ekv_flash_mem_new(p.page_size, p.page_count, 0xff, &f), 0);
-	ekv_db *db;
-	assert_int_equal(ekv_open(f, &p, NULL, &db), 0);
+	struct ekv_flash *f = new_image("local.img", &p);
+	struct ekv_options o;
+	ekv_options_default(&o);
+	o.seed_set = true;
+	ekv_db *db = NULL;
+	assert_int_equal(ekv_open(f, &p, &o, &db), 0);
 	exercise_handle(db, false);
 	ekv_flash_close(f);
 }
@@ -301,29 +316,39 @@ static int stop_ekvd(void **state)
 	return 0;
 }
 
+/* The group's scratch directory. */
+static int make_dir(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ekv-api-test.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	const char *names[] = {"plain.img", "local.img", "db.img", "ekv.sock"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	return rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	if (argc != 2) {
 		fprintf(stderr, "usage: %s PATH/TO/ekvd\n", argv[0]);
 		return 2;
 	}
 	ekvd_path = argv[1];
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "/tmp/ekv-api-test.XXXXXX");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_functions_without_a_handle),
 		cmocka_unit_test(test_null_handles),
 		cmocka_unit_test(test_local_handle),
 		cmocka_unit_test_teardown(test_remote_handle, stop_ekvd),
 	};
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-	return rc;
+	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
