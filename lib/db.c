@@ -313,6 +313,11 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	if (e < 0)
 		goto fail;
 	db->live.next = db->live.prev = &db->live;
+	if (db->o.log && !flash->log) {
+		flash->log = db->o.log;
+		flash->log_ctx = db->o.log_ctx;
+		db->installed_log = true;
+	}
 	db->h.ops = &db_local_ops;
 	*out = &db->h;
 	return 0;
@@ -338,6 +343,10 @@ static void local_close(ekv_db *h)
 	for (struct snapshot *s = db->live.next, *next; s != &db->live; s = next) {
 		next = s->next;
 		free(s);
+	}
+	if (db->installed_log && db->f->log == db->o.log) {
+		db->f->log = NULL;
+		db->f->log_ctx = NULL;
 	}
 	rec_engine_destroy(&db->en);
 	free(db->limbo);

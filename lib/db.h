@@ -31,6 +31,7 @@ struct db {
 	struct geom g;
 	struct ekv_flash *f;
 	struct ekv_options o;
+	bool installed_log;   /* ekv_open made o.log the flash's log */
 	pthread_mutex_t lock; /* everything below except the writer-owned engine */
 	pthread_cond_t cond;
 	struct snapshot *current;

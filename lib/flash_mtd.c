@@ -8,7 +8,8 @@
  * and the inter-process lock op on /run/lock/ekv/mtdN.lock (N = the canonical
  * MTD index, so every spelling of one device shares one lock).
  *
- * Must never: link libmtd (a non-PIC static archive; this file goes into
+ * Must never: print (what a return code cannot say goes to the flash's
+ * log callback), link libmtd (a non-PIC static archive; this file goes into
  * libekv.so), keep global mutable state, abort/assert on anything read from
  * the device or sysfs, write outside the requested range, or touch the
  * device before the geometry has been checked.  Uses only libc and the
@@ -82,6 +83,7 @@ struct mtd_ctx {
 	uint32_t erasesize;
 	uint32_t page_count;
 	char name[64];           /* "mtdN" for messages */
+	const struct ekv_flash *flash; /* its log: what a return code cannot say */
 };
 
 static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
@@ -96,6 +98,23 @@ static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, msg_size, fmt, ap);
 	va_end(ap);
+}
+
+/* A line for the flash's log, if it has one (the library never prints). */
+static void tell(const struct mtd_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void tell(const struct mtd_ctx *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (c->flash == NULL || c->flash->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	c->flash->log(c->flash->log_ctx, line);
 }
 
 /* errno of a failed syscall as a negative EKV code. */
@@ -233,12 +252,11 @@ static int verify_erased(const struct mtd_ctx *c, off_t off, uint32_t len)
 			return r;
 		for (uint32_t i = 0; i < n; i++) {
 			if (chunk[i] != 0xFF) {
-				fprintf(stderr,
-					"ekv: %s: program of a non-erased byte at offset %lld "
-					"(page %lld +%lld, reads 0x%02x): refused\n",
-					c->name, (long long)(off + i),
-					(long long)((off + i) / c->erasesize),
-					(long long)((off + i) % c->erasesize), chunk[i]);
+				tell(c, "%s: program of a non-erased byte at offset %lld "
+					"(page %lld +%lld, reads 0x%02x): refused",
+				     c->name, (long long)(off + i),
+				     (long long)((off + i) / c->erasesize),
+				     (long long)((off + i) % c->erasesize), chunk[i]);
 				return EKV_EIO;
 			}
 		}
@@ -613,6 +631,7 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 
 	f->ops = &mtd_ops;
 	f->ctx = c;
+	c->flash = f;
 	f->page_size = mi.erasesize;
 	f->page_count = c->page_count;
 	f->write_size = mi.writesize ? mi.writesize : 1;

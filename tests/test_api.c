@@ -278,6 +278,39 @@ static void test_local_handle(void **state)
 	ekv_flash_close(f);
 }
 
+static void count_line(void *ctx, const char *line)
+{
+	(void)line;
+	++*(int *)ctx;
+}
+
+/* ekv_options.log: the flash's log while the handle is open, unless the
+ * flash has its own. */
+static void test_options_log_becomes_the_flash_log(void **state)
+{
+	(void)state;
+	struct ekv_profile p;
+	struct ekv_flash *f = new_image("log.img", &p);
+	int n = 0, mine = 0;
+	struct ekv_options o;
+	ekv_options_default(&o);
+	assert_null(o.log);
+	o.log = count_line;
+	o.log_ctx = &n;
+	ekv_db *db;
+	assert_int_equal(ekv_open(f, &p, &o, &db), 0);
+	assert_ptr_equal(f->log, count_line);
+	assert_ptr_equal(f->log_ctx, &n);
+	ekv_close(db);
+	assert_null(f->log);
+	f->log = count_line;
+	f->log_ctx = &mine;
+	assert_int_equal(ekv_open(f, &p, &o, &db), 0);
+	ekv_close(db);
+	assert_ptr_equal(f->log_ctx, &mine);
+	ekv_flash_close(f);
+}
+
 static void test_remote_handle(void **state)
 {
 	(void)state;
@@ -327,7 +360,7 @@ static int make_dir(void **state)
 static int remove_dir(void **state)
 {
 	(void)state;
-	const char *names[] = {"plain.img", "local.img", "db.img", "ekv.sock"};
+	const char *names[] = {"plain.img", "local.img", "log.img", "db.img", "ekv.sock"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[128];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -348,6 +381,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_functions_without_a_handle),
 		cmocka_unit_test(test_null_handles),
 		cmocka_unit_test(test_local_handle),
+		cmocka_unit_test(test_options_log_becomes_the_flash_log),
 		cmocka_unit_test_teardown(test_remote_handle, stop_ekvd),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -119,6 +119,10 @@ EKV_API int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometr
 
 /* ---- flash backends ------------------------------------------------------- */
 
+/* A line of text for the caller (no newline): a report, a dump, a log
+ * message.  The library never prints; it returns codes and calls these. */
+typedef void (*ekv_line_fn)(void *ctx, const char *line);
+
 /*
  * A flash device: erase pages, read and program bytes.  Offsets and lengths
  * passed by the library are multiples of the profile's align.  Programming
@@ -160,6 +164,14 @@ struct ekv_flash {
 	uint32_t write_size;  /* smallest programmable unit (lower bound for align) */
 	uint8_t erase_value;
 	bool read_only;
+	/*
+	 * Optional: where the backend tells what a return code cannot carry
+	 * (the MTD backend's EKV_MTD_VERIFY_ERASED refusal names the offset and
+	 * the byte it found).  NULL: not told.  Set it before the flash is used;
+	 * ekv_open() sets it from ekv_options.log when it is NULL.
+	 */
+	ekv_line_fn log;
+	void *log_ctx;
 };
 
 /* Destroy a flash object made by one of the constructors below (NULL: nothing). */
@@ -203,6 +215,11 @@ struct ekv_options {
 	int busy_timeout_ms;    /* wait for a writer slot / pinned pages; <0 forever; default 5000 */
 	bool read_only;         /* refuse write transactions and format */
 	bool rust_meta_log;     /* log every file touched since mount (Rust-identical bytes) */
+	/* Optional: messages that no return code carries, e.g. what a flash
+	 * backend refused (NULL: none).  ekv_open() makes it the flash's log if
+	 * the flash has none, and ekv_close() takes it back. */
+	ekv_line_fn log;
+	void *log_ctx;
 };
 EKV_API void ekv_options_default(struct ekv_options *o);
 
@@ -283,8 +300,7 @@ EKV_API int ekv_compact(ekv_db *db);
 
 /* ---- tools: verification, dump, probe (ekvctl) ---- */
 
-/* A report line (no newline), and the progress of a long operation. */
-typedef void (*ekv_line_fn)(void *ctx, const char *line);
+/* The progress of a long operation (a report line: ekv_line_fn above). */
 typedef void (*ekv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* Level and slot of a file id (docs/FORMAT.md §7); level -1 for file 0, the
