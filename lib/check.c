@@ -233,7 +233,8 @@ struct checker {
 	struct page_info *pi;
 	struct chain_page *chain;
 	uint32_t *starts;    /* record start seqs of the file being checked */
-	uint32_t n_starts, cap_starts;
+	uint32_t n_starts;
+	size_t cap_starts;
 	uint8_t *key, *prev_key, *value;
 	ekv_progress_fn progress;
 	void *pctx;
@@ -282,14 +283,10 @@ static int page_payload_len(struct checker *c, struct page_reader *pr, uint32_t 
 
 static int add_start(struct checker *c, uint32_t seq)
 {
-	if (c->n_starts == c->cap_starts) {
-		uint32_t cap = c->cap_starts ? c->cap_starts * 2 : 1024;
-		uint32_t *p = realloc(c->starts, cap * sizeof(*p));
-		if (!p)
-			return EKV_ENOMEM;
-		c->starts = p;
-		c->cap_starts = cap;
-	}
+	int e = grow_array(&c->starts, &c->cap_starts, (size_t)c->n_starts + 1, sizeof(*c->starts),
+			   1024);
+	if (e < 0)
+		return e;
 	c->starts[c->n_starts++] = seq;
 	return 0;
 }
