@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * cursor.c — ordered iteration: a k-way merge over every file of a snapshot,
- * newest file wins, tombstones hide older values.
+ * newest file wins, tombstones hide older values (the cursor slots of
+ * db_local_ops).
  *
  * A cursor owns a snapshot reference, so the pages it reads stay pinned
  * (never erased) until it closes: it is not disturbed by concurrent commits

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * db.c — the public handle: open/close, format/mount, read and write
- * transactions, and the machinery that lets them run at the same time.
+ * db.c — the local handle (ekv_open; the slots of db_local_ops, handle.h):
+ * open/close, format/mount, read and write transactions, and the machinery
+ * that lets them run at the same time.  Its arguments were checked by
+ * api.c.
  *
  * Concurrency model: the committed state is an immutable, refcounted
  * snapshot (the file table).  Readers take a reference under the handle
