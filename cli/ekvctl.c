@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "ekv_test.h" /* the RAM flash, for truncated images */
 #include "ekvctl.h"
 #include "text.h"
 

@@ -35,6 +35,7 @@
 #include "flash_cache.h"
 #include "proto.h"
 #include "session.h"
+#include "util.h"
 
 #define DEFAULT_CONFIG "/etc/ekv.conf"
 #define MAX_RO_UIDS 16
@@ -833,9 +834,7 @@ int main(int argc, char **argv)
 	int64_t last_status = 0;
 	for (;;) {
 		int rc_poll = poll(pfd, 2, status_interval());
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		int64_t now_ms = monotonic_ms();
 		if (now_ms - last_status >= 1000) {
 			update_status();
 			last_status = now_ms;

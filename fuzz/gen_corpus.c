@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "ekv.h"
+#include "ekv_test.h"
 #include "fuzz_profiles.h"
 
 static uint64_t rng(uint64_t *s)

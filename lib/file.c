@@ -217,16 +217,11 @@ int fm_allocate(struct file_manager *m, uint32_t *page)
 }
 
 /* Append to a growable array of page ids. */
-static int pages_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page)
+static int pages_push(uint32_t **a, uint32_t *n, size_t *cap, uint32_t page)
 {
-	if (*n == *cap) {
-		uint32_t c = *cap ? *cap * 2 : 16;
-		uint32_t *p = realloc(*a, c * sizeof(*p));
-		if (!p)
-			return EKV_ENOMEM;
-		*a = p;
-		*cap = c;
-	}
+	int e = grow_array(a, cap, (size_t)*n + 1, sizeof(**a), 16);
+	if (e < 0)
+		return e;
 	(*a)[(*n)++] = page;
 	return 0;
 }

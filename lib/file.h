@@ -55,7 +55,8 @@ struct file_manager {
 	bool rust_meta_log; /* log all files touched since mount, like the crate */
 	/* pages freed by the file-level transaction in progress (hole B) */
 	uint32_t *pending;
-	uint32_t n_pending, cap_pending;
+	uint32_t n_pending;
+	size_t cap_pending;
 	/* snapshot pins: called before each allocation (wait = false: refresh
 	 * the pinned bitmap) and when only pinned pages are free (wait = true:
 	 * wait for a snapshot to end; 0 to retry, EKV_EBUSY on timeout) */
@@ -163,7 +164,8 @@ struct file_writer {
 	uint16_t record_boundary;
 	/* pages allocated by this writer, freed by discard */
 	uint32_t *pages;
-	uint32_t n_pages, cap_pages;
+	uint32_t n_pages;
+	size_t cap_pages;
 };
 
 int file_writer_open(struct file_writer *w, struct file_manager *m, struct page_reader *pr,

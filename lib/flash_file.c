@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "flash.h"
+#include "util.h"
 
 struct file_flash {
 	int fd;
@@ -26,46 +27,16 @@ struct file_flash {
 	bool nolock;
 };
 
-static int pread_full(int fd, void *buf, size_t len, off_t off)
+/* A failed pwrite as the backend reports it: a full file system, or an I/O error. */
+static int write_error(int e)
 {
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return EKV_EIO;
-		}
-		if (n == 0) /* past the end of a short image: reads as erased? no: error */
-			return EKV_EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ENOSPC ? EKV_ENOSPC : EKV_EIO;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return e == -ENOSPC ? EKV_ENOSPC : e < 0 ? EKV_EIO : 0;
 }
 
 static int file_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
 {
 	struct file_flash *ff = ctx;
-	return pread_full(ff->fd, buf, len, (off_t)page * ff->page_size + off);
+	return pread_full(ff->fd, buf, len, (off_t)page * ff->page_size + off) < 0 ? EKV_EIO : 0;
 }
 
 static int file_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
@@ -76,12 +47,12 @@ static int file_write(void *ctx, uint32_t page, uint32_t off, const void *buf, u
 	uint8_t *old = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
 	if (!old)
 		return EKV_ENOMEM;
-	int r = pread_full(ff->fd, old, len, pos);
+	int r = pread_full(ff->fd, old, len, pos) < 0 ? EKV_EIO : 0;
 	if (r == 0) {
 		if (!flash_program_bytes(old, buf, len, ff->erase_value, ff->strict))
 			r = EKV_EIO;
 		else
-			r = pwrite_full(ff->fd, old, len, pos);
+			r = write_error(pwrite_full(ff->fd, old, len, pos));
 	}
 	if (old != stackbuf)
 		free(old);
@@ -95,7 +66,7 @@ static int file_erase(void *ctx, uint32_t page)
 	if (!buf)
 		return EKV_ENOMEM;
 	memset(buf, ff->erase_value, ff->page_size);
-	int r = pwrite_full(ff->fd, buf, ff->page_size, (off_t)page * ff->page_size);
+	int r = write_error(pwrite_full(ff->fd, buf, ff->page_size, (off_t)page * ff->page_size));
 	free(buf);
 	return r;
 }
@@ -106,27 +77,8 @@ static int file_lock(void *ctx, int op, int timeout_ms)
 	if (ff->nolock)
 		return 0;
 	int how = op == EKV_LOCK_SH ? LOCK_SH : op == EKV_LOCK_EX ? LOCK_EX : LOCK_UN;
-	if (how == LOCK_UN || timeout_ms < 0) {
-		while (flock(ff->fd, how) < 0) {
-			if (errno != EINTR)
-				return EKV_EIO;
-		}
-		return 0;
-	}
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		if (flock(ff->fd, how | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return EKV_EIO;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (ms >= timeout_ms)
-			return EKV_EBUSY;
-		struct timespec d = {0, 10 * 1000000};
-		nanosleep(&d, NULL);
-	}
+	int e = flock_timeout(ff->fd, how, timeout_ms);
+	return e == 0 || e == EKV_EBUSY ? e : EKV_EIO;
 }
 
 /* The image's mtime is the change token.  Each commit ends by setting it
@@ -170,21 +122,14 @@ static void file_destroy(void *ctx)
 	free(ff);
 }
 
-static const struct ekv_flash_ops file_ops = {
-	.read = file_read,
-	.write = file_write,
-	.erase = file_erase,
-	.destroy = file_destroy,
-	.lock = file_lock,
-	.change_token = file_change_token,
-	.mark_changed = file_mark_changed,
-};
+static const struct ekv_flash_ops file_ops = FLASH_OPS_ALL(file);
 
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out)
 {
-	*out = NULL;
-	if (page_size == 0)
+	if (out)
+		*out = NULL;
+	if (!path || !out || page_size == 0)
 		return EKV_EINVAL;
 	bool ro = flags & EKV_FILE_RDONLY;
 	int oflags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;

@@ -40,6 +40,8 @@ static int fail(char *msg, size_t msg_size, const char *fmt, ...)
 
 void ekv_profile_default(struct ekv_profile *p)
 {
+	if (!p)
+		return;
 	memset(p, 0, sizeof(*p));
 	p->page_size = 4096;
 	p->page_count = 256;
@@ -59,6 +61,8 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	memset(g, 0, sizeof(*g));
 	if (msg && msg_size)
 		msg[0] = 0;
+	if (!p)
+		return fail(msg, msg_size, "no profile given");
 	if (p->align != 1 && p->align != 2 && p->align != 4)
 		return fail(msg, msg_size, "align %u not supported (1, 2 or 4)", p->align);
 	if (p->erase_value != 0xff && p->erase_value != 0x00)
@@ -179,6 +183,8 @@ int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size)
 
 int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *out)
 {
+	if (!out)
+		return EKV_EINVAL;
 	struct geom g;
 	int r = geom_init(&g, p, NULL, 0);
 	if (r < 0)

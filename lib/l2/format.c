@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "page.h" /* ekv_crc32, le codecs */
+#include "page.h" /* ekv_crc32 */
+#include "util.h"
 
 static int bad(char *msg, size_t msg_size, const char *fmt, ...)
 {
@@ -121,17 +122,6 @@ bool l2_is_erased(const uint8_t *p, size_t n, uint8_t erase_value)
 }
 
 /* ---- block header -------------------------------------------------------- */
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 void l2_hdr_encode(const struct l2_geom *g, const struct l2_block_hdr *h, uint8_t out[L2_HDR_SIZE])
 {

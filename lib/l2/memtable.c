@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "page.h" /* le codecs */
+#include "util.h"
 
 int l2_mem_new(const struct l2_geom *g, uint64_t base_seq, struct l2_mem **out)
 {

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "l2/table_int.h"
-#include "page.h" /* get_le32 */
+#include "util.h"
 
 /* ---- index pages ---------------------------------------------------------- */
 

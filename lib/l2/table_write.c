@@ -18,7 +18,7 @@
 
 #include "flash.h"
 #include "l2/table_int.h"
-#include "page.h" /* put_le32 */
+#include "util.h"
 
 /* Filter sizing (§L6): about 10 bits per expected key; k = 6 is the best
  * for 480-bit blocks at that load (≈1 % false positives). */
