@@ -84,16 +84,16 @@ static int cursor_open(struct rtx *rtx, const uint8_t *start, size_t start_len, 
 	c->h.ops = &db_local_ops;
 	c->db = db;
 	c->n = g->file_count;
-	int e = db_lock_shared(db);
+	int e = hcore_lock_shared(&db->c);
 	if (e < 0) {
 		free(c);
 		return e;
 	}
 	c->locked = true;
-	pthread_mutex_lock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
 	c->s = rtx->s;
 	c->s->refs++;
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 	if (has_end) {
 		c->has_end = true;
 		c->end_len = (uint32_t)end_len;
@@ -236,6 +236,6 @@ void local_cursor_close(ekv_cursor *h)
 	if (c->s)
 		db_snapshot_put(c->db, c->s);
 	if (c->locked)
-		db_unlock_shared(c->db);
+		hcore_unlock_shared(&c->db->c);
 	free(c);
 }

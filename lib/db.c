@@ -37,16 +37,16 @@ static void snapshot_unlink_locked(struct db *db, struct snapshot *s)
 	s->next->prev = s->prev;
 	free(s);
 	db->pins_stale = true;
-	pthread_cond_broadcast(&db->cond);
+	pthread_cond_broadcast(&db->c.cond);
 }
 
 struct snapshot *db_snapshot_get(struct db *db)
 {
-	pthread_mutex_lock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
 	struct snapshot *s = db->current;
 	if (s)
 		s->refs++;
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 	return s;
 }
 
@@ -54,10 +54,10 @@ void db_snapshot_put(struct db *db, struct snapshot *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
 	if (--s->refs == 0)
 		snapshot_unlink_locked(db, s);
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 }
 
 static int limbo_add_locked(struct db *db, uint32_t page, uint64_t gen)
@@ -74,13 +74,13 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 {
 	struct db *db = ctx;
 	struct snapshot *s = malloc(sizeof(*s));
-	pthread_mutex_lock(&db->lock);
-	db->gen++;
+	pthread_mutex_lock(&db->c.lock);
+	db->c.gen++;
 	/* every freed page goes to limbo: a reader may hold the very snapshot
 	 * that is current right now; refresh_pins_locked() drops entries no
 	 * live snapshot needs */
 	for (uint32_t i = 0; i < n; i++) {
-		if (limbo_add_locked(db, freed[i], db->gen) < 0) {
+		if (limbo_add_locked(db, freed[i], db->c.gen) < 0) {
 			/* cannot track the pin: keep the page out of use for good
 			 * rather than risk erasing it under a reader */
 			alloc_mark_used(&db->en.fm.alloc, freed[i]);
@@ -90,7 +90,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 	struct snapshot *old = db->current;
 	if (s) {
 		s->refs = 1;
-		s->gen = db->gen;
+		s->gen = db->c.gen;
 		memcpy(s->files, db->en.fm.files, sizeof(s->files));
 		s->prev = db->live.prev;
 		s->next = &db->live;
@@ -104,7 +104,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 		 * the engine is remounted so nothing is lost */
 		db->en.fm.dirty = true;
 	}
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 }
 
 static void refresh_pins_locked(struct db *db)
@@ -128,147 +128,26 @@ static void refresh_pins_locked(struct db *db)
 	db->pins_stale = false;
 }
 
-/* Wait on the handle's condition; false on timeout. Called locked. */
-static bool wait_locked(struct db *db, const struct timespec *deadline)
-{
-	if (!deadline) {
-		pthread_cond_wait(&db->cond, &db->lock);
-		return true;
-	}
-	return pthread_cond_timedwait(&db->cond, &db->lock, deadline) == 0;
-}
-
 static int pin_hook(void *ctx, bool wait)
 {
 	struct db *db = ctx;
-	pthread_mutex_lock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
 	int e = 0;
 	if (wait) {
 		struct timespec dl;
-		bool bounded = db->o.busy_timeout_ms >= 0;
+		bool bounded = db->c.o.busy_timeout_ms >= 0;
 		if (bounded)
-			deadline_after(&dl, db->o.busy_timeout_ms);
+			deadline_after(&dl, db->c.o.busy_timeout_ms);
 		while (!db->pins_stale) {
-			if (!wait_locked(db, bounded ? &dl : NULL) && !db->pins_stale) {
+			if (!hcore_wait_locked(&db->c, bounded ? &dl : NULL) && !db->pins_stale) {
 				e = EKV_EBUSY;
 				break;
 			}
 		}
 	}
 	refresh_pins_locked(db);
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 	return e;
-}
-
-/* ---- writer slot and process lock ---------------------------------------- */
-
-/* The in-process writer slot (no process lock). */
-static int slot_acquire(struct db *db)
-{
-	struct timespec dl;
-	bool bounded = db->o.busy_timeout_ms >= 0;
-	if (bounded)
-		deadline_after(&dl, db->o.busy_timeout_ms);
-	pthread_mutex_lock(&db->lock);
-	while (db->writer_busy) {
-		if (!wait_locked(db, bounded ? &dl : NULL) && db->writer_busy) {
-			pthread_mutex_unlock(&db->lock);
-			return EKV_EBUSY;
-		}
-	}
-	db->writer_busy = true;
-	db->gen_at_acquire = db->gen;
-	pthread_mutex_unlock(&db->lock);
-	return 0;
-}
-
-static void slot_release(struct db *db)
-{
-	pthread_mutex_lock(&db->lock);
-	db->writer_busy = false;
-	pthread_cond_broadcast(&db->cond);
-	pthread_mutex_unlock(&db->lock);
-}
-
-/* Look at the change token; mark the engine for a remount if another
- * process committed.  Called holding a process lock. */
-static void check_foreign_changes_locked(struct db *db)
-{
-	if (flash_changed(db->f, &db->token, db->have_token) > 0)
-		db->stale = true;
-	db->have_token = true;
-}
-
-/* Writer slot + exclusive process lock, for a write transaction. */
-static int writer_acquire(struct db *db)
-{
-	int e = slot_acquire(db);
-	if (e < 0)
-		return e;
-	/* flock converts shared -> exclusive by dropping the shared lock first,
-	 * and a failed attempt leaves it dropped: take it back for our readers */
-	e = flash_lock(db->f, EKV_LOCK_EX, db->o.busy_timeout_ms);
-	pthread_mutex_lock(&db->lock);
-	if (e < 0) {
-		if (db->pl_shared) {
-			flash_lock(db->f, EKV_LOCK_SH, -1);
-			check_foreign_changes_locked(db);
-		}
-	} else {
-		db->pl_exclusive = true;
-		check_foreign_changes_locked(db);
-	}
-	pthread_mutex_unlock(&db->lock);
-	if (e < 0)
-		slot_release(db);
-	return e;
-}
-
-/* The writer slot for changing the flash: refused on a read-only handle. */
-static int writer_acquire_rw(struct db *db)
-{
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	return writer_acquire(db);
-}
-
-static void writer_release(struct db *db)
-{
-	pthread_mutex_lock(&db->lock);
-	if (db->gen != db->gen_at_acquire) {
-		/* tell other processes; remember the token our change left */
-		flash_mark_changed(db->f);
-		flash_changed(db->f, &db->token, false);
-		db->have_token = true;
-	}
-	db->pl_exclusive = false;
-	flash_lock(db->f, db->pl_shared ? EKV_LOCK_SH : EKV_LOCK_UN, -1);
-	db->writer_busy = false;
-	pthread_cond_broadcast(&db->cond);
-	pthread_mutex_unlock(&db->lock);
-}
-
-int db_lock_shared(struct db *db)
-{
-	pthread_mutex_lock(&db->lock);
-	int e = 0;
-	if (!db->pl_exclusive && db->pl_shared == 0) {
-		e = flash_lock(db->f, EKV_LOCK_SH, db->o.busy_timeout_ms);
-		if (e == 0)
-			check_foreign_changes_locked(db);
-	}
-	if (e == 0)
-		db->pl_shared++;
-	pthread_mutex_unlock(&db->lock);
-	return e;
-}
-
-void db_unlock_shared(struct db *db)
-{
-	pthread_mutex_lock(&db->lock);
-	if (db->pl_shared && --db->pl_shared == 0 && !db->pl_exclusive)
-		flash_lock(db->f, EKV_LOCK_UN, -1);
-	pthread_mutex_unlock(&db->lock);
 }
 
 /* ---- open, close, format, mount ------------------------------------------ */
@@ -294,30 +173,30 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	else
 		ekv_options_default(&db->o);
 	db->f = flash;
-	uint32_t seed = db->o.seed;
-	if (!db->o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+	uint32_t seed = db->c.o.seed;
+	if (!db->c.o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)db;
 	e = rec_engine_init(&db->en, &db->g, flash, seed);
 	if (e < 0)
 		goto fail;
 	have_engine = true;
-	db->en.fm.rust_meta_log = db->o.rust_meta_log;
+	db->en.fm.rust_meta_log = db->c.o.rust_meta_log;
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
-	e = -pthread_mutex_init(&db->lock, NULL);
+	e = -pthread_mutex_init(&db->c.lock, NULL);
 	if (e < 0)
 		goto fail;
 	have_lock = true;
 	/* busy timeouts wait on the monotonic clock: wall-clock steps do not
 	 * shorten or stretch them */
-	e = cond_init_monotonic(&db->cond);
+	e = cond_init_monotonic(&db->c.cond);
 	if (e < 0)
 		goto fail;
 	db->live.next = db->live.prev = &db->live;
-	if (db->o.log && !flash->log) {
-		flash->log = db->o.log;
-		flash->log_ctx = db->o.log_ctx;
+	if (db->c.o.log && !flash->log) {
+		flash->log = db->c.o.log;
+		flash->log_ctx = db->c.o.log_ctx;
 		db->installed_log = true;
 	}
 	db->h.ops = &db_local_ops;
@@ -325,7 +204,7 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	return 0;
 fail:
 	if (have_lock)
-		pthread_mutex_destroy(&db->lock);
+		pthread_mutex_destroy(&db->c.lock);
 	if (have_engine)
 		rec_engine_destroy(&db->en);
 	free(db);
@@ -346,14 +225,14 @@ static void local_close(ekv_db *h)
 		next = s->next;
 		free(s);
 	}
-	if (db->installed_log && db->f->log == db->o.log) {
+	if (db->installed_log && db->f->log == db->c.o.log) {
 		db->f->log = NULL;
 		db->f->log_ctx = NULL;
 	}
 	rec_engine_destroy(&db->en);
 	free(db->limbo);
-	pthread_mutex_destroy(&db->lock);
-	pthread_cond_destroy(&db->cond);
+	pthread_mutex_destroy(&db->c.lock);
+	pthread_cond_destroy(&db->c.cond);
 	free(db);
 }
 
@@ -361,20 +240,20 @@ static void local_close(ekv_db *h)
 static int with_writer(ekv_db *h, int (*op)(struct db *db))
 {
 	struct db *db = db_of(h);
-	int e = writer_acquire_rw(db);
+	int e = hcore_writer_acquire_rw(&db->c);
 	if (e < 0)
 		return e;
 	e = op(db);
-	writer_release(db);
+	hcore_writer_release(&db->c);
 	return e;
 }
 
 static int format_as_writer(struct db *db)
 {
-	pthread_mutex_lock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
 	bool readers = db->live.next != &db->live &&
 		       (db->live.next != db->current || db->live.next->next != &db->live);
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_unlock(&db->c.lock);
 	return readers ? EKV_EBUSY : fm_format(&db->en.fm);
 }
 
@@ -387,27 +266,23 @@ static int local_format(ekv_db *h)
  * process changed the flash.  Called by the writer-slot holder. */
 static int ensure_mounted_writer(struct db *db)
 {
-	pthread_mutex_lock(&db->lock);
-	if (db->stale) {
+	if (hcore_take_stale(&db->c))
 		db->en.fm.dirty = true;
-		db->stale = false;
-	}
-	pthread_mutex_unlock(&db->lock);
 	return fm_remount_if_dirty(&db->en.fm);
 }
 
 static int local_mount(ekv_db *h)
 {
 	struct db *db = db_of(h);
-	int e = slot_acquire(db);
+	int e = hcore_slot_acquire(&db->c);
 	if (e < 0)
 		return e;
-	e = db_lock_shared(db);
+	e = hcore_lock_shared(&db->c);
 	if (e == 0) {
 		e = ensure_mounted_writer(db);
-		db_unlock_shared(db);
+		hcore_unlock_shared(&db->c);
 	}
-	slot_release(db);
+	hcore_slot_release(&db->c);
 	return e;
 }
 
@@ -415,37 +290,37 @@ static int local_mount(ekv_db *h)
  * process changed the flash.  Called holding the shared process lock. */
 static int ensure_snapshot(struct db *db)
 {
-	pthread_mutex_lock(&db->lock);
-	bool ok = db->current != NULL && !db->stale;
-	pthread_mutex_unlock(&db->lock);
+	pthread_mutex_lock(&db->c.lock);
+	bool ok = db->current != NULL && !db->c.stale;
+	pthread_mutex_unlock(&db->c.lock);
 	if (ok)
 		return 0;
-	int e = slot_acquire(db);
+	int e = hcore_slot_acquire(&db->c);
 	if (e < 0)
 		return e;
 	e = ensure_mounted_writer(db);
-	slot_release(db);
+	hcore_slot_release(&db->c);
 	return e;
 }
 
 static int local_stat(ekv_db *h, struct ekv_stat *st)
 {
 	struct db *db = db_of(h);
-	int e = db_lock_shared(db);
+	int e = hcore_lock_shared(&db->c);
 	if (e < 0)
 		return e;
-	e = slot_acquire(db);
+	e = hcore_slot_acquire(&db->c);
 	if (e < 0) {
-		db_unlock_shared(db);
+		hcore_unlock_shared(&db->c);
 		return e;
 	}
 	e = ensure_mounted_writer(db);
 	if (e == 0) {
 		struct file_manager *m = &db->en.fm;
-		pthread_mutex_lock(&db->lock);
+		pthread_mutex_lock(&db->c.lock);
 		refresh_pins_locked(db);
-		st->generation = db->gen;
-		pthread_mutex_unlock(&db->lock);
+		st->generation = db->c.gen;
+		pthread_mutex_unlock(&db->c.lock);
 		st->page_count = m->alloc.page_count;
 		st->pages_used = m->alloc.used;
 		st->pages_free = alloc_free_pages(&m->alloc);
@@ -464,8 +339,8 @@ static int local_stat(ekv_db *h, struct ekv_stat *st)
 			}
 		}
 	}
-	slot_release(db);
-	db_unlock_shared(db);
+	hcore_slot_release(&db->c);
+	hcore_unlock_shared(&db->c);
 	return e;
 }
 
@@ -477,7 +352,7 @@ static int local_rtx_begin(ekv_db *h, ekv_rtx **out)
 	struct rtx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
-	int e = db_lock_shared(db);
+	int e = hcore_lock_shared(&db->c);
 	if (e < 0)
 		goto fail;
 	e = ensure_snapshot(db);
@@ -487,7 +362,7 @@ static int local_rtx_begin(ekv_db *h, ekv_rtx **out)
 			e = EKV_ENOFMT;
 	}
 	if (e < 0) {
-		db_unlock_shared(db);
+		hcore_unlock_shared(&db->c);
 		goto fail;
 	}
 	t->h.ops = &db_local_ops;
@@ -505,7 +380,7 @@ static void local_rtx_end(ekv_rtx *h)
 	struct rtx *t = rtx_of(h);
 	page_reader_free(&t->pr);
 	db_snapshot_put(t->db, t->s);
-	db_unlock_shared(t->db);
+	hcore_unlock_shared(&t->db->c);
 	free(t);
 }
 
@@ -544,7 +419,7 @@ static int local_wtx_begin(ekv_db *h, ekv_wtx **out)
 	struct wtx *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return EKV_ENOMEM;
-	int e = writer_acquire_rw(db);
+	int e = hcore_writer_acquire_rw(&db->c);
 	if (e < 0) {
 		free(tx);
 		return e;
@@ -592,7 +467,7 @@ static int local_wtx_commit(ekv_wtx *h)
 	int e = tx->canceled ? EKV_ECANCELED : rec_wtx_commit(&db->en, &tx->rt);
 	if (e < 0)
 		rec_wtx_discard(&db->en, &tx->rt);
-	writer_release(db);
+	hcore_writer_release(&db->c);
 	free(tx);
 	return e;
 }
@@ -601,7 +476,7 @@ static void local_wtx_abort(ekv_wtx *h)
 {
 	struct wtx *tx = wtx_of(h);
 	rec_wtx_discard(&tx->db->en, &tx->rt);
-	writer_release(tx->db);
+	hcore_writer_release(&tx->db->c);
 	free(tx);
 }
 

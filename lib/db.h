@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "handle.h"
+#include "hcore.h"
 #include "record.h"
 #include "util.h"
 
@@ -28,33 +29,21 @@ struct limbo_entry {
 /* A local handle (ekv_open). */
 struct db {
 	struct ekv_db h;      /* the public handle: db_local_ops */
+	struct hcore c;       /* slot, process lock, change token; c.lock guards
+				 everything below except the writer-owned engine */
 	struct geom g;
 	struct ekv_flash *f;
-	struct ekv_options o;
-	bool installed_log;   /* ekv_open made o.log the flash's log */
-	pthread_mutex_t lock; /* everything below except the writer-owned engine */
-	pthread_cond_t cond;
 	struct snapshot *current;
 	struct snapshot live; /* sentinel of the live list */
-	uint64_t gen;
 	struct limbo_entry *limbo;
 	uint32_t n_limbo;
 	size_t cap_limbo;
 	bool pins_stale;
-	bool writer_busy;     /* writer slot: a write transaction, mount or format */
-	unsigned pl_shared;   /* in-process holders of the shared process lock */
-	bool pl_exclusive;
-	uint64_t token;       /* flash change token as of our last look */
-	bool have_token;
-	bool stale;           /* another process changed the flash: remount */
-	uint64_t gen_at_acquire;
 	struct rec_engine en; /* owned by the writer slot holder */
 };
 
 struct snapshot *db_snapshot_get(struct db *db);
 void db_snapshot_put(struct db *db, struct snapshot *s);
-int db_lock_shared(struct db *db);
-void db_unlock_shared(struct db *db);
 
 /* A local read transaction. */
 struct rtx {

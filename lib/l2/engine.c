@@ -83,8 +83,10 @@ void l2_engine_reclaim(struct l2_engine *en)
 	for (uint32_t i = 0; i < en->n_retired; i++) {
 		struct l2_table *t = en->retired[i];
 		if (__atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) == 1) {
+			/* a remount may have found the same blocks live again */
 			for (uint32_t b = 0; b < t->nblocks; b++)
-				l2_blocks_release(&en->bl, t->blocks[b]);
+				if (t->blocks[b] < en->bl.n && en->bl.state[t->blocks[b]] == L2B_USED)
+					l2_blocks_release(&en->bl, t->blocks[b]);
 			l2_cache_drop_table(en->cache, t->id);
 			l2_table_put(t);
 		} else {
@@ -156,28 +158,52 @@ int l2_engine_new(struct ekv_flash *f, const struct l2_geom *g, uint32_t seed,
 	return 0;
 }
 
-static void drop_state(struct l2_engine *en)
+/*
+ * Forget the published state.  Its tables may still be read by snapshots:
+ * they join the retired ones, whose blocks a later mount keeps out of use
+ * until the last reader lets go (keep_retired); freeing the engine drops
+ * everything.
+ */
+static void drop_state(struct l2_engine *en, bool keep_retired)
 {
-	l2_engine_publish(en, NULL, NULL, 0);
 	pthread_mutex_lock(&en->lock);
 	struct l2_version *v = en->cur;
 	struct l2_mem *m = en->mem;
 	en->cur = NULL;
 	en->mem = NULL;
+	en->seq = 0;
 	pthread_mutex_unlock(&en->lock);
+	if (v && keep_retired)
+		for (uint32_t i = 0; i < v->n; i++)
+			if (l2_engine_retire(en, v->t[i]) < 0)
+				keep_retired = false;
 	l2_version_put(v);
 	l2_mem_put(m);
-	for (uint32_t i = 0; i < en->n_retired; i++)
-		l2_table_put(en->retired[i]);
-	en->n_retired = 0;
+	if (!keep_retired) {
+		for (uint32_t i = 0; i < en->n_retired; i++)
+			l2_table_put(en->retired[i]);
+		en->n_retired = 0;
+	}
 	en->mounted = false;
+}
+
+/* After a mount: blocks of retired tables that are not part of the new
+ * state stay in use until reclaimed. */
+static void hold_retired(struct l2_engine *en)
+{
+	for (uint32_t i = 0; i < en->n_retired; i++) {
+		struct l2_table *t = en->retired[i];
+		for (uint32_t b = 0; b < t->nblocks; b++)
+			if (t->blocks[b] < en->bl.n && en->bl.state[t->blocks[b]] == L2B_FREE)
+				l2_blocks_set(&en->bl, t->blocks[b], L2B_USED);
+	}
 }
 
 void l2_engine_free(struct l2_engine *en)
 {
 	if (!en)
 		return;
-	drop_state(en);
+	drop_state(en, false);
 	free(en->retired);
 	l2_jrn_destroy(&en->j);
 	l2_blocks_destroy(&en->bl);
@@ -194,7 +220,7 @@ static uint32_t next_random(struct l2_engine *en)
 
 int l2_engine_format(struct l2_engine *en)
 {
-	drop_state(en);
+	drop_state(en, false); /* the caller made sure no snapshot is open */
 	if (en->g.image_id == 0) {
 		uint64_t id = (uint64_t)next_random(en) << 32 | next_random(en);
 		en->g.image_id = id ? id : 1;
@@ -549,7 +575,7 @@ static int load_tables(struct mount *m, struct l2_version **out)
 
 int l2_engine_mount(struct l2_engine *en)
 {
-	drop_state(en);
+	drop_state(en, true);
 	memset(&en->rec, 0, sizeof(en->rec));
 	l2_blocks_reset(&en->bl, next_random(en));
 	struct mount m = {.en = en};
@@ -631,6 +657,7 @@ int l2_engine_mount(struct l2_engine *en)
 		if (m.th[i].owner >= en->next_table_id)
 			en->next_table_id = m.th[i].owner + 1;
 	en->j.next_seq = v.last_seq + 1;
+	hold_retired(en);
 	l2_engine_publish(en, ver, m.mem, v.last_seq);
 	ver = NULL;
 	m.mem = NULL;
