@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "ekvctl.h"
+#include "open.h"
+#include "report.h"
 #include "text.h"
 
 struct hex_op {
@@ -77,7 +79,7 @@ int run_hex_batch(struct opts *o, const char *path)
 			cap = cap ? cap * 2 : 256;
 			struct hex_op *p = realloc(ops, cap * sizeof(*p));
 			if (!p) {
-				rc = fail(EKV_ENOMEM, "batch");
+				rc = report_failure(EKV_ENOMEM, "batch");
 				break;
 			}
 			ops = p;
@@ -114,7 +116,7 @@ int run_hex_batch(struct opts *o, const char *path)
 		fclose(in);
 	struct handle h = {0};
 	if (!rc)
-		rc = open_db(o, OPEN_WRITE, &h, NULL);
+		rc = open_db(o, DBSPEC_WRITE, &h, NULL);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (ops[i].key.n > h.p.max_key_size || ops[i].val.n > h.p.max_value_size) {
 			fprintf(stderr, "%s: %s:%d: %s\n", prog, path, ops[i].line,
@@ -137,7 +139,7 @@ int run_hex_batch(struct opts *o, const char *path)
 		if (e < 0) {
 			char what[64];
 			snprintf(what, sizeof(what), "%s:%d", path, ops[i].line);
-			rc = fail(e, what);
+			rc = report_failure(e, what);
 		}
 		i = j;
 	}
