@@ -97,6 +97,16 @@ printf '[default]\nimage = x\nfrobnicate = 1\n' > "$T/bad2.conf"
 check "config: unknown key" 2 "" -- $EKVCTL -c "$T/bad2.conf" get k
 check "EKV_CONF names a missing file: usage error" 2 "" -- env EKV_CONF="$T/missing.conf" $EKVCTL get k
 check "--image without -d does not read the config" 0 "board-7" -- $EKVCTL --image "$T/board.img" get -n hostname
+# numbers: decimal or 0x-hex; a leading zero is refused, never read as octal
+check "--page-count 064 is refused" 2 "" -- $EKVCTL --image "$T/oct.img" --page-count 064 format
+grep -q "leading 0" "$T/err" && ok || bad "octal message: $(cat "$T/err")"
+[ ! -e "$T/oct.img" ] && ok || bad "--page-count 064 made an image"
+check "--page-count 0x40 is 64 pages" 0 "" -- $EKVCTL --image "$T/hex.img" --page-count 0x40 --page-size 1024 format
+[ "$(stat -c %s "$T/hex.img")" = 65536 ] && ok || bad "0x40 pages: $(stat -c %s "$T/hex.img")"
+printf '[default]\nimage = %s\npage-count = 064\n' "$T/oct.img" > "$T/oct.conf"
+check "ekv.conf: page-count = 064 is refused with its line" 2 "" -- $EKVCTL -c "$T/oct.conf" format
+grep -q "oct.conf:3:.*leading 0" "$T/err" && ok || bad "octal conf message: $(cat "$T/err")"
+check "a value out of the field's range is refused" 2 "" -- $EKVCTL --image "$T/oct.img" --scratch-pages 4294967295 format
 # binary-safe values
 printf 'a\0b\377' > "$T/bin.val"
 check "put --file" 0 "" -- $EKVCTL put --file "$T/bin.val" blob
@@ -254,6 +264,16 @@ if [ -x "$EKVD" ]; then
 		"EKV_SOCKET='$T/ekvd.sock' $EKVCTL -v --direct --image '$T/remote.img' get -n a 2>&1 >/dev/null | grep -q 'through ekvd'"
 	check "--socket to no daemon is an I/O error" 3 "" -- $EKVCTL --socket "$T/none.sock" get a
 	kill "$ekvd_pid"; wait "$ekvd_pid" 2>/dev/null
+	# ekvd reads a section of any length (it stopped, silently, after 32 keys)
+	{ echo "[many]"; echo "image = $T/remote.img"
+	  for _ in $(seq 40); do echo "page-size = 4096"; echo "crc = no"; done; } > "$T/many.conf"
+	"$EKVD" -c "$T/many.conf" -d many --socket "$T/many.sock" 2>"$T/ekvd-many.log" &
+	ekvd_pid=$!
+	for _ in $(seq 50); do [ -S "$T/many.sock" ] && break; sleep 0.1; done
+	check "ekvd serves a section of 82 keys" 0 "1" -- $EKVCTL --socket "$T/many.sock" get -n a
+	kill "$ekvd_pid"; wait "$ekvd_pid" 2>/dev/null
+	check "ekvd refuses 064 with file and line" 2 "" -- "$EKVD" -c "$T/oct.conf" --socket "$T/oct.sock"
+	grep -q "oct.conf:3:.*leading 0" "$T/err" && ok || bad "ekvd octal message: $(cat "$T/err")"
 	check "what ekvd wrote is on the image" 0 "10.0.0.2" -- $EKVCTL --image "$T/remote.img" get -n net.ip
 else
 	echo "note: $EKVD not built; ekvd comparisons skipped"
