@@ -435,14 +435,14 @@ static int apply_input(struct cmd *c, const char *path, bool json, bool replace)
 	struct opset s = {0};
 	char msg[200];
 	int line = 0, rc = 0;
-	bool ok = json ? parse_json(in, &s, &line, msg, sizeof(msg))
-		       : parse_script(in, &s, &line, msg, sizeof(msg));
+	int r = json ? parse_json(in, &s, &line, msg, sizeof(msg))
+		     : parse_script(in, &s, &line, msg, sizeof(msg));
 	if (in != stdin)
 		fclose(in);
-	if (!ok) {
+	if (r < 0) {
 		fprintf(stderr, "%s: %s:%d: %s; nothing applied\n", prog, name, line, msg);
 		opset_free(&s);
-		return EXIT_USAGE;
+		return r == -EINVAL ? EXIT_USAGE : EXIT_IO;
 	}
 	struct handle h = {0};
 	struct progress pg;

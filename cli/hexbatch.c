@@ -2,7 +2,8 @@
 /*
  * hexbatch.c — `batch --hex`: the hex workload scripts (w/d/begin/commit
  * lines) of the Rust crate's test data.  The whole file is parsed and
- * checked before its first transaction commits.
+ * checked before its first transaction commits: a bad line, a read error
+ * or a file cut short applies nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,8 +41,15 @@ int run_hex_batch(struct opts *o, const char *path)
 	int lineno = 0, tx = 0, rc = 0;
 	bool in_block = false;
 	int block_line = 0;
-	while (getline(&line, &lcap, in) >= 0) {
+	ssize_t len;
+	errno = 0;
+	while ((len = getline(&line, &lcap, in)) >= 0) {
 		lineno++;
+		if (line[len - 1] != '\n') {
+			fprintf(stderr, "%s: %s:%d: %s\n", prog, path, lineno, TEXT_CUT_SHORT);
+			rc = EXIT_USAGE;
+			break;
+		}
 		char *save, *w0 = strtok_r(line, " \t\r\n", &save);
 		if (!w0 || w0[0] == '#')
 			continue;
@@ -106,6 +114,11 @@ int run_hex_batch(struct opts *o, const char *path)
 			rc = EXIT_USAGE;
 			break;
 		}
+	}
+	if (!rc && ferror(in)) {
+		fprintf(stderr, "%s: %s:%d: read error: %s\n", prog, path, lineno,
+			strerror(errno ? errno : EIO));
+		rc = EXIT_IO;
 	}
 	if (!rc && in_block) {
 		fprintf(stderr, "%s: %s:%d: 'begin' without 'commit'\n", prog, path, block_line);

@@ -3,10 +3,12 @@
  * text.c — ekvctl's text formats (see text.h and ekvctl(1), FORMATS).
  *
  * Every parser here reads a whole input before the caller writes anything:
- * a bad line rejects the input with its line number, and nothing of it is
- * applied.
+ * a bad line, a read error or an input cut short (a last line without its
+ * newline) rejects the input, and nothing of it is applied.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,12 +206,18 @@ void opset_sort_unique(struct opset *s)
 	s->n = k;
 }
 
+void opset_truncate(struct opset *s, size_t n)
+{
+	while (s->n > n) {
+		s->n--;
+		bytes_free(&s->ops[s->n].key);
+		bytes_free(&s->ops[s->n].val);
+	}
+}
+
 void opset_free(struct opset *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		bytes_free(&s->ops[i].key);
-		bytes_free(&s->ops[i].val);
-	}
+	opset_truncate(s, 0);
 	free(s->ops);
 	*s = (struct opset){0};
 }
@@ -221,7 +229,17 @@ static bool is_blank(int c)
 	return c == ' ' || c == '\t';
 }
 
-bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
+/* The end of the input: 0, or a read error (its errno, negated, and msg). */
+static int read_end(FILE *in, int err, char *msg, size_t msg_size)
+{
+	if (!ferror(in))
+		return 0;
+	err = err ? err : EIO;
+	snprintf(msg, msg_size, "read error: %s", strerror(err));
+	return -err;
+}
+
+int parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -229,11 +247,16 @@ bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t ms
 	int lineno = 0;
 	size_t start = s->n;
 	bool ok = true;
+	errno = 0;
 	while (ok && (len = getline(&line, &cap, in)) >= 0) {
 		lineno++;
 		size_t n = (size_t)len;
-		if (n && line[n - 1] == '\n')
-			n--;
+		if (line[n - 1] != '\n') {
+			snprintf(msg, msg_size, TEXT_CUT_SHORT);
+			ok = false;
+			break;
+		}
+		n--;
 		if (n && line[n - 1] == '\r')
 			n--;
 		size_t i = 0;
@@ -285,16 +308,13 @@ bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t ms
 			break;
 		}
 	}
+	int r = ok ? read_end(in, errno, msg, msg_size) : -EINVAL;
 	free(line);
-	if (!ok) {
+	if (r < 0) {
 		*bad_line = lineno;
-		while (s->n > start) {
-			s->n--;
-			bytes_free(&s->ops[s->n].key);
-			bytes_free(&s->ops[s->n].val);
-		}
+		opset_truncate(s, start);
 	}
-	return ok;
+	return r;
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -413,11 +433,12 @@ static bool jstring(struct jin *j, struct bytes *out)
 	}
 }
 
-bool parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
+int parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
 {
 	struct jin j = {.in = in, .line = 1};
 	size_t start = s->n;
 	bool ok = false;
+	errno = 0;
 	jnext(&j);
 	jspace(&j);
 	if (j.c != '{') {
@@ -480,14 +501,14 @@ bool parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_
 		ok = false;
 		snprintf(msg, msg_size, "unexpected text after the JSON object");
 	}
-out:
-	if (!ok) {
+out:;
+	/* a read error ends the input like EOF: it comes first */
+	int r = read_end(in, errno, msg, msg_size);
+	if (!r && !ok)
+		r = -EINVAL;
+	if (r < 0) {
 		*bad_line = j.line;
-		while (s->n > start) {
-			s->n--;
-			bytes_free(&s->ops[s->n].key);
-			bytes_free(&s->ops[s->n].val);
-		}
+		opset_truncate(s, start);
 	}
-	return ok;
+	return r;
 }

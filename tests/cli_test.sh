@@ -144,6 +144,50 @@ printf 'p=1\nq=\\q\n' > "$T/bad3.txt"
 check "a bad escape rejects the script" 2 "" -- $EKVCTL batch "$T/bad3.txt"
 check "-s - reads the script from stdin" 0 "" -- bash -c "printf 'p=1\nq=2\n' | $EKVCTL -s -"
 check "-s applied" 0 $'1\n2' -- $EKVCTL get -n p q
+# input errors apply nothing: a read error (EIO half-way) or an input cut
+# short exits non-zero before the first commit
+eio() { # FILE COMMAND...: COMMAND reads FILE on stdin, then a read error (EIO)
+	python3 - "$@" <<'PY'
+import os, pty, subprocess, sys, threading, tty
+data = open(sys.argv[1], "rb").read()
+m, s = pty.openpty()
+tty.setraw(s)  # the bytes as they are; once s is closed, reading m fails with EIO
+p = subprocess.Popen(sys.argv[2:], stdin=m)
+os.close(m)
+def feed():
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(s, view):]
+    except OSError:
+        pass
+    os.close(s)
+threading.Thread(target=feed, daemon=True).start()
+sys.exit(p.wait())
+PY
+}
+for i in $(seq 400); do echo "eio$i=value-$i"; done | head -228 > "$T/eio.txt"
+check "-s: a read error half-way exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL -s -
+grep -q "read error" "$T/err" && ok || bad "read error message: $(cat "$T/err")"
+check "-s: nothing of it applied" 1 "" -- $EKVCTL get eio1
+check "batch -: a read error exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL batch -
+check "import: a read error exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL import
+check "batch, import: nothing applied" 1 "" -- $EKVCTL get eio1
+printf '{"eio1": "1",\n "eio2": "2",\n' > "$T/eio.json"
+check "import --json: a read error exits 3" 3 "" -- eio "$T/eio.json" $EKVCTL import --json
+for i in $(seq 100); do printf 'w 6b%02x 76\n' $i; done > "$T/eio.hex"
+check "batch --hex: a read error exits 3" 3 "" -- eio "$T/eio.hex" $EKVCTL batch --hex -
+check "import --json, batch --hex: nothing applied" 1 "" -- $EKVCTL get --hex-args 6b01
+printf 'cut1=1\ncut2=2\ncut3=val' > "$T/cut.txt"
+check "a script cut short (no final newline) applies nothing" 2 "" -- $EKVCTL batch "$T/cut.txt"
+grep -q "cut.txt:3: .*cut short" "$T/err" && ok || bad "cut short message: $(cat "$T/err")"
+check "nothing of the cut script applied" 1 "" -- $EKVCTL get cut1
+printf 'w 6b31 7631\nw 6b32 76' > "$T/cut.hex"
+check "a hex script cut in the middle of a line applies nothing" 2 "" -- $EKVCTL batch --hex "$T/cut.hex"
+check "nothing of the cut hex script applied" 1 "" -- $EKVCTL get k1
+printf '{"cut1": "1",\n "cut2": "2",\n "cut3": "va' > "$T/cut.json"
+check "a JSON import cut short applies nothing" 2 "" -- $EKVCTL import --json "$T/cut.json"
+check "nothing of the cut JSON applied" 1 "" -- $EKVCTL get cut1
 # export / import round trip of every byte value
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))' > "$T/all.val"
 check "a value of all 256 bytes" 0 "" -- $EKVCTL put --file "$T/all.val" all
