@@ -15,6 +15,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,26 @@ static bool arg_bytes(const struct cmd *c, const char *s, struct bytes *out)
 	return bytes_push(out, s, strlen(s)) == 0;
 }
 
-static bool read_all(FILE *in, struct bytes *out)
+/* Read a value of at most `limit` bytes: 0, EKV_ETOOBIG as soon as there
+ * is more (the rest is not read: the input may be endless), or a read
+ * error (-errno). */
+static int read_value(FILE *in, struct bytes *out, size_t limit)
 {
 	char buf[65536];
-	size_t n;
 	out->n = 0;
-	bytes_push(out, "", 0);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+	if (bytes_push(out, "", 0) < 0)
+		return EKV_ENOMEM;
+	for (;;) {
+		size_t want = limit + 1 - out->n;
+		size_t n = fread(buf, 1, want < sizeof(buf) ? want : sizeof(buf), in);
+		if (n == 0)
+			break;
 		if (bytes_push(out, buf, n) < 0)
-			return false;
-	return !ferror(in);
+			return EKV_ENOMEM;
+		if (out->n > limit)
+			return EKV_ETOOBIG;
+	}
+	return ferror(in) ? -(errno ? errno : EIO) : 0;
 }
 
 static void print_key_escaped_stderr(const char *what, const uint8_t *k, size_t n)
@@ -183,17 +194,44 @@ static int apply_ops(struct handle *h, const struct opset *s, struct progress *p
 
 /* ---- put ------------------------------------------------------------------- */
 
+/* The value of `op` from a file or stdin ('-'), after the database is open:
+ * its profile bounds what is read. */
+static int read_streamed_value(const struct cmd *c, const struct handle *h, struct op *op)
+{
+	bool from_stdin = !c->file || !strcmp(c->file, "-");
+	const char *name = from_stdin ? "stdin" : c->file;
+	FILE *in = from_stdin ? stdin : fopen(c->file, "rbe");
+	if (!in) {
+		fprintf(stderr, "%s: %s: %s\n", prog, name, strerror(errno));
+		return EXIT_IO;
+	}
+	errno = 0;
+	int e = read_value(in, &op->val, h->p.max_value_size);
+	if (!from_stdin)
+		fclose(in);
+	if (e == EKV_ETOOBIG) {
+		fprintf(stderr, "%s: the value from %s is longer than max-value-size %u\n", prog,
+			name, h->p.max_value_size);
+		return EXIT_USAGE;
+	}
+	if (e < 0) {
+		fprintf(stderr, "%s: reading the value from %s: %s\n", prog, name, ekv_strerror(e));
+		return EXIT_IO;
+	}
+	return 0;
+}
+
 static int cmd_put(struct cmd *c)
 {
 	struct opset s = {0};
 	int rc = 0;
-	bool stdin_used = false;
 	if (c->file) {
 		if (c->nargs != 1)
 			return usage_error("put --file FILE takes exactly one KEY");
 	} else if (c->nargs < 2 || c->nargs % 2) {
 		return usage_error("usage: put KEY VALUE [KEY VALUE]...  (VALUE '-' reads stdin)");
 	}
+	size_t streamed = SIZE_MAX; /* the op whose value comes from --file or stdin */
 	for (int i = 0; i < c->nargs && !rc; i += 2) {
 		struct op *op = opset_add(&s);
 		if (!op || !arg_bytes(c, c->args[i], &op->key)) {
@@ -202,33 +240,22 @@ static int cmd_put(struct cmd *c)
 		}
 		const char *v = c->file ? NULL : c->args[i + 1];
 		if (c->file || !strcmp(v, "-")) {
-			FILE *in = stdin;
-			if (c->file && strcmp(c->file, "-"))
-				in = fopen(c->file, "rbe");
-			else if (stdin_used)
+			if (streamed != SIZE_MAX)
 				rc = usage_error("put: only one VALUE may be '-' (stdin)");
-			stdin_used |= in == stdin;
-			if (!rc && !in) {
-				fprintf(stderr, "%s: %s: %s\n", prog, c->file, strerror(errno));
-				rc = EXIT_IO;
-			}
-			if (!rc && !read_all(in, &op->val)) {
-				fprintf(stderr, "%s: reading the value: %s\n", prog, strerror(errno));
-				rc = EXIT_IO;
-			}
-			if (in && in != stdin)
-				fclose(in);
+			streamed = s.n - 1;
 		} else if (!arg_bytes(c, v, &op->val)) {
 			rc = EXIT_USAGE;
 		}
 	}
 	struct handle h = {0};
+	if (!rc)
+		rc = open_db(c->o, DBSPEC_WRITE, &h, NULL);
+	if (!rc && streamed != SIZE_MAX)
+		rc = read_streamed_value(c, &h, &s.ops[streamed]);
 	if (!rc) {
 		opset_sort_unique(&s);
-		rc = open_db(c->o, DBSPEC_WRITE, &h, NULL);
-	}
-	if (!rc)
 		rc = check_sizes(&h, &s, NULL);
+	}
 	if (!rc)
 		rc = apply_ops(&h, &s, NULL, "put");
 	close_db(&h);

@@ -188,6 +188,14 @@ check "nothing of the cut hex script applied" 1 "" -- $EKVCTL get k1
 printf '{"cut1": "1",\n "cut2": "2",\n "cut3": "va' > "$T/cut.json"
 check "a JSON import cut short applies nothing" 2 "" -- $EKVCTL import --json "$T/cut.json"
 check "nothing of the cut JSON applied" 1 "" -- $EKVCTL get cut1
+# a value from stdin or a file is read up to max-value-size + 1 bytes only
+check "put k - < /dev/zero stops at max-value-size" 2 "" -- bash -c "ulimit -v 300000; timeout 20 $EKVCTL put zero - < /dev/zero"
+grep -q "longer than max-value-size 1024" "$T/err" && ok || bad "endless stdin: $(cat "$T/err")"
+check "put --file /dev/zero too" 2 "" -- bash -c "ulimit -v 300000; timeout 20 $EKVCTL put --file /dev/zero zero"
+check "nothing written for it" 1 "" -- $EKVCTL get zero
+head -c 1024 /dev/zero > "$T/max.val"
+check "a value of exactly max-value-size from stdin" 0 "" -- bash -c "$EKVCTL put max - < '$T/max.val'"
+check "reads back whole" 0 "" -- bash -c "$EKVCTL get --raw max | cmp - '$T/max.val'"
 # export / import round trip of every byte value
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))' > "$T/all.val"
 check "a value of all 256 bytes" 0 "" -- $EKVCTL put --file "$T/all.val" all
