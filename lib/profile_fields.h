@@ -16,7 +16,7 @@
  *
  * A new field: its member in struct ekv_profile (ekv.h), one row here, its
  * check in geom_init, and its documentation (ekvctl(1), ekvd(8), ekv.conf(5),
- * the bash completion: tests/doc_fields_test.sh checks that they name it).
+ * the bash completion: tests/options_doc_test.sh checks that they name it).
  * New rows go at the end: HELLO carries the rows in this order, so a new
  * row changes the HELLO reply (docs/PROTOCOL.md §6, a protocol version).
  *
