@@ -67,7 +67,8 @@ int cmd_stat(struct cmd *c)
 	printf("size: %llu bytes (%u pages of %u bytes)\n",
 	       (unsigned long long)p->page_count * p->page_size, p->page_count, p->page_size);
 	char line[600];
-	printf("profile: %s\n", profile_options_text(p, 1u << EKV_PF_page_count, line, sizeof(line)));
+	printf("profile: %s\n",
+	       profile_options_text(p, h.layout, 1u << EKV_PF_page_count, line, sizeof(line)));
 	printf("geometry: page header %u, chunk header %u, data header %u, max chunk %u, "
 	       "page payload %u, skiplist %u (shift %u), record header %u, levels %u, files %u, "
 	       "reserve %u pages\n",
@@ -271,7 +272,7 @@ int cmd_probe(struct cmd *c)
 	if (p->scratch_page_count == def.scratch_page_count)
 		skip |= 1u << EKV_PF_scratch_page_count;
 	char line[600];
-	puts(profile_options_text(p, skip, line, sizeof(line)));
+	puts(profile_options_text(p, d.layout, skip, line, sizeof(line)));
 	if (!o->quiet) {
 		/* the crate's defaults, with max-page-count as the tools derive it */
 		def.max_page_count = p->page_count > def.max_page_count ? p->page_count

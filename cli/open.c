@@ -88,6 +88,8 @@ static void print_profile(const struct handle *h)
 	fprintf(stderr, "%s: %s %s:", prog, h->spec.is_device ? "device" : "image", h->name);
 	for (int i = 0; i < EKV_PF_COUNT; i++) {
 		char value[16];
+		if (!(ekv_pf_table[i].layouts & EKV_PF_LAYOUT(h->layout)))
+			continue;
 		profile_field_text(&h->p, (enum ekv_pf_id)i, value, sizeof(value));
 		fprintf(stderr, " %s %s", ekv_pf_table[i].key, value);
 	}
@@ -104,6 +106,7 @@ int open_flash(struct opts *o, enum dbspec_mode mode, struct handle *h)
 		return e == EKV_EINVAL || e == EKV_ENOTSUP ? EXIT_USAGE : EXIT_IO;
 	}
 	h->p = h->spec.p;
+	h->layout = h->spec.layout;
 	h->name = h->spec.name;
 	if (o->verbose)
 		print_profile(h);
@@ -149,6 +152,7 @@ static int open_remote(struct opts *o, enum dbspec_mode mode, struct handle *h)
 	}
 	memset(h, 0, sizeof(*h));
 	h->db = db;
+	h->layout = 1;
 	h->p = info.profile;
 	h->name = path;
 	if (o->verbose)

@@ -24,6 +24,7 @@ struct progress_flash {
 struct handle {
 	struct dbspec spec;      /* the flash, when opened directly */
 	ekv_db *db;              /* NULL after open_flash() */
+	unsigned layout;         /* on-disk layout of p */
 	struct ekv_profile p;    /* the database's profile (ekvd's, through ekvd) */
 	const char *name;        /* image, device or ekvd's socket */
 	struct progress_flash pf;

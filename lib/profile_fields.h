@@ -38,8 +38,9 @@ enum ekv_pf_kind {
 	EKV_PF_ERASE, /* an erased byte: 0xFF or 0x00 */
 };
 
-/* The on-disk layouts a field applies to (a bit per layout). */
-#define EKV_PF_L1 (1u << 1)
+/* The on-disk layouts a field applies to: a bit per layout. */
+#define EKV_PF_LAYOUT(n) (1u << (n))
+#define EKV_PF_L1 EKV_PF_LAYOUT(1)
 
 /* clang-format off */
 #define EKV_PROFILE_FIELDS(X) \

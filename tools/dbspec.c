@@ -181,6 +181,7 @@ int dbspec_open(const struct settings *s, enum dbspec_mode mode, struct dbspec *
 {
 	memset(d, 0, sizeof(*d));
 	d->p = s->p;
+	d->layout = 1;
 	if (!s->image && !s->device) {
 		if (s->section_found)
 			return say(msg, msg_size, EKV_EINVAL,
@@ -236,6 +237,7 @@ int dbspec_open_unknown(const struct settings *s, struct dbspec *d, char *msg, s
 {
 	memset(d, 0, sizeof(*d));
 	d->p = s->p;
+	d->layout = 1;
 	d->is_device = s->device != NULL;
 	d->name = s->device ? s->device : s->image;
 	if (!d->name)

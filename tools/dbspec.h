@@ -34,6 +34,7 @@ enum dbspec_mode {
 
 struct dbspec {
 	struct ekv_flash *flash;
+	unsigned layout;     /* the on-disk layout: 1, the only one yet */
 	struct ekv_profile p;
 	const char *name;    /* the image or device as given */
 	bool is_device;

@@ -116,15 +116,15 @@ void profile_field_text(const struct ekv_profile *p, enum ekv_pf_id f, char *buf
 	}
 }
 
-const char *profile_options_text(const struct ekv_profile *p, uint32_t skip, char *buf,
-				 size_t size)
+const char *profile_options_text(const struct ekv_profile *p, unsigned layout, uint32_t skip,
+				 char *buf, size_t size)
 {
 	size_t n = 0;
 	buf[0] = 0;
 	for (int i = 0; i < EKV_PF_COUNT && n < size; i++) {
 		const struct ekv_pf *pf = &ekv_pf_table[i];
 		char value[16];
-		if (skip & (1u << i))
+		if ((skip & (1u << i)) || !(pf->layouts & EKV_PF_LAYOUT(layout)))
 			continue;
 		if (pf->kind == EKV_PF_BOOL) {
 			if (ekv_pf_get(p, (enum ekv_pf_id)i))

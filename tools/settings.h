@@ -73,11 +73,11 @@ int setting_of_option(int val, int base, bool *negated);
 /* A profile field's value as ekv.conf and the options write it: "4096",
  * "0xFF", "yes". */
 void profile_field_text(const struct ekv_profile *p, enum ekv_pf_id f, char *buf, size_t size);
-/* The profile as ekvctl's options ("--page-size 4096 ... --crc ..."): every
- * field but those in `skip` (bits 1 << EKV_PF_x); a yes/no field only when
- * on.  Returns buf. */
-const char *profile_options_text(const struct ekv_profile *p, uint32_t skip, char *buf,
-				 size_t size);
+/* The profile as ekvctl's options ("--page-size 4096 ... --crc ..."): the
+ * fields of on-disk layout `layout` but those in `skip` (bits 1 << EKV_PF_x);
+ * a yes/no field only when on.  Returns buf. */
+const char *profile_options_text(const struct ekv_profile *p, unsigned layout, uint32_t skip,
+				 char *buf, size_t size);
 
 struct settings {
 	const char *conf_path; /* $EKV_CONF, -c, else /etc/ekv.conf */
