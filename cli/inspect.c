@@ -138,14 +138,23 @@ static void check_progress(void *ctx, uint64_t done, uint64_t total)
 		progress_cb(l->pg, done, total);
 }
 
-/* A shared lock keeps writers of other processes out while we read. */
-static int lock_shared(struct handle *h, const struct opts *o)
+/* The flash alone, read-only (an image cut short tolerated), under a shared
+ * lock that keeps writers of other processes out while we read.  0 or an
+ * exit status. */
+static int open_inspection(const struct cmd *c, struct handle *h)
 {
+	int r = open_flash(c->o, DBSPEC_INSPECT, h);
+	if (r)
+		return r;
 	const struct ekv_flash_ops *ops = h->spec.flash->ops;
-	if (!ops->lock)
-		return 0;
-	int e = ops->lock(h->spec.flash->ctx, EKV_LOCK_SH, busy_wait_ms(o, DBSPEC_READ));
-	return e < 0 ? report_failure(e, "lock") : 0;
+	int e = ops->lock ? ops->lock(h->spec.flash->ctx, EKV_LOCK_SH,
+				      busy_wait_ms(c->o, DBSPEC_READ))
+			  : 0;
+	if (e < 0) {
+		close_db(h);
+		return report_failure(e, "lock");
+	}
+	return 0;
 }
 
 int cmd_dump(struct cmd *c)
@@ -157,13 +166,9 @@ int cmd_dump(struct cmd *c)
 	if (!what)
 		what = EKV_DUMP_PAGES | EKV_DUMP_FILES | EKV_DUMP_RECORDS;
 	struct handle h;
-	int r = open_flash(c->o, DBSPEC_INSPECT, &h);
-	if (!r)
-		r = lock_shared(&h, c->o);
-	if (r) {
-		close_db(&h);
+	int r = open_inspection(c, &h);
+	if (r)
 		return r;
-	}
 	struct line_ctx l = {.out = stdout};
 	int e = ekv_dump(h.spec.flash, &h.p, what, print_line, &l);
 	close_db(&h);
@@ -177,13 +182,9 @@ int cmd_fsck(struct cmd *c)
 	if (c->nargs)
 		return usage_error("fsck: unexpected argument '%s'", c->args[0]);
 	struct handle h;
-	int r = open_flash(c->o, DBSPEC_INSPECT, &h);
-	if (!r)
-		r = lock_shared(&h, c->o);
-	if (r) {
-		close_db(&h);
+	int r = open_inspection(c, &h);
+	if (r)
 		return r;
-	}
 	struct progress pg;
 	progress_init(&pg, c->o->quiet, "fsck");
 	struct line_ctx l = {.out = stdout, .pg = &pg, .quiet = c->o->quiet};

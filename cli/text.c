@@ -433,79 +433,68 @@ static bool jstring(struct jin *j, struct bytes *out)
 	}
 }
 
+/* One "key": "value" or "key": null member into s: NULL, or what is wrong. */
+static const char *json_member(struct jin *j, struct opset *s)
+{
+	struct op *op = opset_add(s);
+	if (!op)
+		return "out of memory";
+	op->line = j->line;
+	if (!jstring(j, &op->key))
+		return "expected a key string";
+	jspace(j);
+	if (j->c != ':')
+		return "expected ':'";
+	jnext(j);
+	jspace(j);
+	if (j->c != 'n')
+		return jstring(j, &op->val) ? NULL : "expected a value string or null";
+	for (const char *lit = "null"; *lit; lit++, jnext(j))
+		if (j->c != *lit)
+			return "expected a string or null";
+	op->del = true;
+	bytes_push(&op->val, "", 0);
+	return NULL;
+}
+
+/* A whole JSON object of members: NULL, or what is wrong. */
+static const char *json_object(struct jin *j, struct opset *s)
+{
+	jnext(j);
+	jspace(j);
+	if (j->c != '{')
+		return "expected a JSON object '{'";
+	jnext(j);
+	jspace(j);
+	bool more = j->c != '}';
+	if (!more)
+		jnext(j);
+	while (more) {
+		const char *why = json_member(j, s);
+		if (why)
+			return why;
+		jspace(j);
+		more = j->c == ',';
+		if (!more && j->c != '}')
+			return "expected ',' or '}'";
+		jnext(j); /* the ',' or the closing '}' */
+		jspace(j);
+	}
+	return j->c == EOF ? NULL : "unexpected text after the JSON object";
+}
+
 int parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
 {
 	struct jin j = {.in = in, .line = 1};
 	size_t start = s->n;
-	bool ok = false;
 	errno = 0;
-	jnext(&j);
-	jspace(&j);
-	if (j.c != '{') {
-		snprintf(msg, msg_size, "expected a JSON object '{'");
-		goto out;
-	}
-	jnext(&j);
-	jspace(&j);
-	if (j.c == '}') {
-		jnext(&j);
-		ok = true;
-	}
-	while (!ok) {
-		struct op *op = opset_add(s);
-		if (!op) {
-			snprintf(msg, msg_size, "out of memory");
-			goto out;
-		}
-		op->line = j.line;
-		if (!jstring(&j, &op->key)) {
-			snprintf(msg, msg_size, "expected a key string");
-			goto out;
-		}
-		jspace(&j);
-		if (j.c != ':') {
-			snprintf(msg, msg_size, "expected ':'");
-			goto out;
-		}
-		jnext(&j);
-		jspace(&j);
-		if (j.c == 'n') {
-			const char *lit = "null";
-			for (int i = 0; i < 4; i++, jnext(&j)) {
-				if (j.c != lit[i]) {
-					snprintf(msg, msg_size, "expected a string or null");
-					goto out;
-				}
-			}
-			op->del = true;
-			bytes_push(&op->val, "", 0);
-		} else if (!jstring(&j, &op->val)) {
-			snprintf(msg, msg_size, "expected a value string or null");
-			goto out;
-		}
-		jspace(&j);
-		if (j.c == ',') {
-			jnext(&j);
-			jspace(&j);
-			continue;
-		}
-		if (j.c != '}') {
-			snprintf(msg, msg_size, "expected ',' or '}'");
-			goto out;
-		}
-		jnext(&j);
-		ok = true;
-	}
-	jspace(&j);
-	if (j.c != EOF) {
-		ok = false;
-		snprintf(msg, msg_size, "unexpected text after the JSON object");
-	}
-out:;
+	const char *why = json_object(&j, s);
 	/* a read error ends the input like EOF: it comes first */
 	int r = read_end(in, errno, msg, msg_size);
-	if (!r && !ok)
+	if (!r && why) {
+		snprintf(msg, msg_size, "%s", why);
 		r = -EINVAL;
+	}
 	if (r < 0) {
 		*bad_line = j.line;
 		opset_truncate(s, start);

@@ -221,6 +221,27 @@ static void usage(void)
 	fputs(usage_tail, stdout);
 }
 
+/* The ranges of ekvd's numeric options. */
+static const struct {
+	int id;
+	uint32_t min, max;
+} limits[] = {
+	{OPT_MAX_CLIENTS, 1, 65536},
+	{OPT_MAX_CURSORS, 1, 65536},
+	{OPT_MAX_FRAME, PROTO_MIN_MAX_FRAME, PROTO_HARD_MAX_FRAME},
+	{OPT_IDLE_TIMEOUT, 0, INT_MAX / 1000},
+	{OPT_BUSY_POLL, 0, 1000000},
+	{OPT_BUSY_TIMEOUT, 0, INT_MAX},
+};
+
+static const char *option_name(int id)
+{
+	for (size_t i = 0; i < N_OWN; i++)
+		if (own_options[i].val == id)
+			return own_options[i].name;
+	return "?";
+}
+
 /* Apply one of ekvd's own options. */
 static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_size)
 {
@@ -263,6 +284,13 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 		snprintf(err, err_size, "invalid number '%s' (decimal or 0x-hex)", arg);
 		return -1;
 	}
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (limits[i].id == id && (v < limits[i].min || v > limits[i].max)) {
+			snprintf(err, err_size, "--%s must be %u..%u", option_name(id),
+				 limits[i].min, limits[i].max);
+			return -1;
+		}
+	}
 	switch (id) {
 	case OPT_RO_UID:
 		if (o->n_ro_uids == MAX_RO_UIDS) {
@@ -270,58 +298,18 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 			return -1;
 		}
 		o->ro_uids[o->n_ro_uids++] = (uid_t)v;
-		break;
-	case OPT_MAX_CLIENTS:
-		if (v < 1 || v > 65536) {
-			snprintf(err, err_size, "--max-clients must be 1..65536");
-			return -1;
-		}
-		o->max_clients = v;
-		break;
-	case OPT_MAX_CURSORS:
-		if (v < 1 || v > 65536) {
-			snprintf(err, err_size, "--max-cursors must be 1..65536");
-			return -1;
-		}
-		o->max_cursors = v;
-		break;
-	case OPT_MAX_FRAME:
-		if (v < PROTO_MIN_MAX_FRAME || v > PROTO_HARD_MAX_FRAME) {
-			snprintf(err, err_size, "--max-frame-size must be %u..%u", PROTO_MIN_MAX_FRAME,
-				 PROTO_HARD_MAX_FRAME);
-			return -1;
-		}
-		o->max_frame = v;
-		break;
-	case OPT_IDLE_TIMEOUT:
-		if (v > INT_MAX / 1000) {
-			snprintf(err, err_size, "--idle-timeout too large");
-			return -1;
-		}
-		o->idle_timeout_ms = (int)(v * 1000);
-		break;
-	case OPT_CACHE_SIZE:
-		o->cache_size = v;
-		break;
-	case OPT_BUSY_POLL:
-		if (v > 1000000) {
-			snprintf(err, err_size, "--busy-poll-us must be 0..1000000");
-			return -1;
-		}
-		o->busy_poll_us = v;
-		break;
-	case OPT_BUSY_TIMEOUT:
-		if (v > INT_MAX) {
-			snprintf(err, err_size, "--busy-timeout too large");
-			return -1;
-		}
-		o->busy_timeout_ms = (int)v;
-		break;
+		return 0;
+	case OPT_MAX_CLIENTS: o->max_clients = v; return 0;
+	case OPT_MAX_CURSORS: o->max_cursors = v; return 0;
+	case OPT_MAX_FRAME: o->max_frame = v; return 0;
+	case OPT_IDLE_TIMEOUT: o->idle_timeout_ms = (int)(v * 1000); return 0;
+	case OPT_CACHE_SIZE: o->cache_size = v; return 0;
+	case OPT_BUSY_POLL: o->busy_poll_us = v; return 0;
+	case OPT_BUSY_TIMEOUT: o->busy_timeout_ms = (int)v; return 0;
 	default:
 		snprintf(err, err_size, "unknown option");
 		return -1;
 	}
-	return 0;
 }
 
 static int parse_args(struct opts *o, int argc, char **argv)

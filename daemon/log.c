@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -20,13 +21,14 @@ void ekvd_log(int level, const char *fmt, ...)
 {
 	if (level >= LOG_DEBUG && !log_verbose)
 		return;
-	char buf[1024];
+	/* one write per message: the lines of session threads do not mix */
+	char line[1024];
+	int n = log_to_journal ? snprintf(line, sizeof(line), "<%d>", level)
+			       : snprintf(line, sizeof(line), "ekvd: ");
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	if (log_to_journal)
-		fprintf(stderr, "<%d>%s\n", level, buf);
-	else
-		fprintf(stderr, "ekvd: %s\n", buf);
+	strcat(line, "\n");
+	fputs(line, stderr);
 }
