@@ -50,17 +50,18 @@ static void add_settings(size_t *n, enum setting_group group, int argp_group)
 			continue;
 		char *help = setting_helps[id][0];
 		setting_help((enum setting_id)id, false, help, sizeof(setting_helps[id][0]));
-		add(n, (struct argp_option){d->key, d->short_opt ? d->short_opt : SETTING_OPTION(OPT_SETTING, id),
-					    d->arg, d->arg_optional ? OPTION_ARG_OPTIONAL : 0,
-					    help, argp_group});
+		int key = d->short_opt ? d->short_opt : SETTING_OPTION(OPT_SETTING, id);
+		add(n, (struct argp_option){d->key, key, d->arg,
+					    d->arg_optional ? OPTION_ARG_OPTIONAL : 0, help,
+					    argp_group});
 		if (d->arg)
 			continue;
 		/* a yes/no switch: --KEY and --no-KEY */
 		help = setting_helps[id][1];
 		setting_help((enum setting_id)id, true, help, sizeof(setting_helps[id][1]));
 		snprintf(no_names[id], sizeof(no_names[id]), "no-%s", d->key);
-		add(n, (struct argp_option){no_names[id], SETTING_NO_OPTION(OPT_SETTING, id), 0, 0, help,
-					    argp_group});
+		add(n, (struct argp_option){no_names[id], SETTING_NO_OPTION(OPT_SETTING, id), 0,
+					    0, help, argp_group});
 	}
 }
 

@@ -213,7 +213,8 @@ static void usage(void)
 		for (int negated = 0; negated <= !d->arg; negated++) {
 			snprintf(opt, sizeof(opt), "%c%c%c --%s%s%s%s", d->short_opt ? '-' : ' ',
 				 d->short_opt ? d->short_opt : ' ', d->short_opt ? ',' : ' ',
-				 negated ? "no-" : "", d->key, d->arg ? " " : "", d->arg ? d->arg : "");
+				 negated ? "no-" : "", d->key, d->arg ? " " : "",
+				 d->arg ? d->arg : "");
 			setting_help((enum setting_id)id, negated, help, sizeof(help));
 			usage_line(opt, help);
 		}

@@ -188,7 +188,8 @@ static int proto_seeds(const char *dir)
 		struct proto_request back;
 		if (proto_header_decode(one, PROTO_DEFAULT_MAX_FRAME, &hd, NULL) < 0 ||
 		    proto_request_decode(&hd, one + PROTO_HEADER_SIZE, &back, NULL) < 0) {
-			fprintf(stderr, "gen_corpus: request type 0x%02x does not decode\n", r.type);
+			fprintf(stderr, "gen_corpus: request type 0x%02x does not decode\n",
+				r.type);
 			exit(1);
 		}
 		char name[64];

@@ -55,13 +55,15 @@ static void test_geom_init_refuses_just_outside_each_range(void **state)
 			loose_profile(&p, (enum ekv_pf_id)i);
 			ekv_pf_set(&p, (enum ekv_pf_id)i, pf->min - 1);
 			if (ekv_profile_check(&p, msg, sizeof(msg)) != EKV_EINVAL)
-				fail_msg("%s %u (below the table's min) accepted", pf->key, pf->min - 1);
+				fail_msg("%s %u (below the table's min) accepted", pf->key,
+					 pf->min - 1);
 		}
 		if (pf->max < UINT32_MAX) {
 			loose_profile(&p, (enum ekv_pf_id)i);
 			ekv_pf_set(&p, (enum ekv_pf_id)i, pf->max + 1);
 			if (ekv_profile_check(&p, msg, sizeof(msg)) != EKV_EINVAL)
-				fail_msg("%s %u (above the table's max) accepted", pf->key, pf->max + 1);
+				fail_msg("%s %u (above the table's max) accepted", pf->key,
+					 pf->max + 1);
 		}
 	}
 }
@@ -122,10 +124,11 @@ static void test_hello_carries_the_fields_in_table_order(void **state)
 		assert_string_equal(ekv_pf_table[i].key, wire[i]);
 
 	struct proto_hello h = {.max_frame = 65536};
-	for (int i = 0; i < EKV_PF_COUNT; i++)
-		ekv_pf_set(&h.profile, (enum ekv_pf_id)i,
-			   ekv_pf_table[i].kind == EKV_PF_NUM ? 1000u + (uint32_t)i
-							      : ekv_pf_kind_max(ekv_pf_table[i].kind));
+	for (int i = 0; i < EKV_PF_COUNT; i++) {
+		enum ekv_pf_kind kind = ekv_pf_table[i].kind;
+		uint32_t v = kind == EKV_PF_NUM ? 1000u + (uint32_t)i : ekv_pf_kind_max(kind);
+		ekv_pf_set(&h.profile, (enum ekv_pf_id)i, v);
+	}
 	uint8_t buf[512];
 	struct proto_writer w;
 	proto_writer_init(&w, buf, sizeof(buf));

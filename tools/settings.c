@@ -173,8 +173,8 @@ static int apply_field(struct ekv_profile *p, enum ekv_pf_id f, const char *v, c
 		if (!v || !conf_parse_u32(v, &n))
 			return bad_number(pf->key, v ? v : "", msg, msg_size);
 		if (n < pf->min || n > pf->max) {
-			snprintf(msg, msg_size, "%s %u out of range (%u to %u)", pf->key, n, pf->min,
-				 pf->max);
+			snprintf(msg, msg_size, "%s %u out of range (%u to %u)", pf->key, n,
+				 pf->min, pf->max);
 			return -1;
 		}
 		break;
