@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "net.h"
 #include "proto.h"
 #include "session.h"

@@ -4,15 +4,15 @@
  * the input is a stream of frames as a socket would deliver them; each is
  * decoded as a request, and its payload also as every kind of reply.
  * Decoding must never read outside the input or crash, whatever the bytes.
+ * Seeds: gen_corpus writes a frame of every type.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "proto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,7 +16,7 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_image fuzz_ops"}
+targets=${*:-"fuzz_image fuzz_ops fuzz_proto"}
 src=$(cd "$(dirname "$0")/.." && pwd)
 bld=$src/build-fuzz
 

@@ -3,9 +3,11 @@
  * profile.c — runtime geometry.  The crate computes these at compile time in
  * config.rs, page.rs and file.rs; the formulas are reproduced here exactly
  * (for ALIGN <= 4, where v1.0.0 and later crate versions agree), because any
- * difference changes the bytes on flash.  See docs/FORMAT.md §2.
+ * difference changes the bytes on flash.  See docs/FORMAT.md §2.  The
+ * defaults are the table of profile_fields.h.
  */
 #include "profile.h"
+#include "profile_fields.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,17 +45,9 @@ void ekv_profile_default(struct ekv_profile *p)
 	if (!p)
 		return;
 	memset(p, 0, sizeof(*p));
-	p->page_size = 4096;
-	p->page_count = 256;
-	p->max_page_count = 256;
-	p->align = 4;
-	p->erase_value = 0xff;
-	p->crc = false;
-	p->max_chunk_size = 4096;
-	p->branching_factor = 2;
-	p->max_key_size = 64;
-	p->max_value_size = 1024;
-	p->scratch_page_count = 4;
+#define DEFAULT(field, key, kind, def, ...) p->field = def;
+	EKV_PROFILE_FIELDS(DEFAULT)
+#undef DEFAULT
 }
 
 int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg_size)

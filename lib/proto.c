@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "profile_fields.h"
 #include "proto.h"
 #include "util.h"
 
@@ -355,22 +356,14 @@ int proto_error_decode(const uint8_t *payload, uint32_t len, int *code, struct p
 	return 0;
 }
 
+/* The profile travels as one u32 per field of profile_fields.h, in table
+ * order (PROTOCOL.md §6). */
 void proto_hello_encode(struct proto_writer *w, const struct proto_hello *h)
 {
-	const struct ekv_profile *p = &h->profile;
 	proto_put_u32(w, h->max_frame);
 	proto_put_u32(w, h->flags);
-	proto_put_u32(w, p->page_size);
-	proto_put_u32(w, p->page_count);
-	proto_put_u32(w, p->max_page_count);
-	proto_put_u32(w, p->align);
-	proto_put_u32(w, p->erase_value);
-	proto_put_u32(w, p->crc);
-	proto_put_u32(w, p->max_chunk_size);
-	proto_put_u32(w, p->branching_factor);
-	proto_put_u32(w, p->max_key_size);
-	proto_put_u32(w, p->max_value_size);
-	proto_put_u32(w, p->scratch_page_count);
+	for (int i = 0; i < EKV_PF_COUNT; i++)
+		proto_put_u32(w, ekv_pf_get(&h->profile, (enum ekv_pf_id)i));
 	proto_put_bytes(w, h->database.p, h->database.len);
 	proto_put_bytes(w, h->name.p, h->name.len);
 }
@@ -379,29 +372,23 @@ int proto_hello_decode(const uint8_t *payload, uint32_t len, struct proto_hello 
 {
 	struct reader rd;
 	reader_init(&rd, payload, len);
-	struct ekv_profile *p = &h->profile;
 	memset(h, 0, sizeof(*h));
 	h->max_frame = get_u32(&rd);
 	h->flags = get_u32(&rd);
-	p->page_size = get_u32(&rd);
-	p->page_count = get_u32(&rd);
-	p->max_page_count = get_u32(&rd);
-	p->align = get_u32(&rd);
-	uint32_t erase_value = get_u32(&rd);
-	uint32_t crc = get_u32(&rd);
-	p->max_chunk_size = get_u32(&rd);
-	p->branching_factor = get_u32(&rd);
-	p->max_key_size = get_u32(&rd);
-	p->max_value_size = get_u32(&rd);
-	p->scratch_page_count = get_u32(&rd);
+	uint32_t field[EKV_PF_COUNT];
+	bool fits = true;
+	for (int i = 0; i < EKV_PF_COUNT; i++) {
+		field[i] = get_u32(&rd);
+		fits &= field[i] <= ekv_pf_kind_max(ekv_pf_table[i].kind);
+	}
 	h->database = get_bytes(&rd);
 	h->name = get_bytes(&rd);
-	if (reader_done(&rd) < 0 || erase_value > 0xff || crc > 1 ||
-	    h->max_frame < PROTO_MIN_MAX_FRAME || h->max_frame > PROTO_HARD_MAX_FRAME ||
-	    h->database.len > PROTO_MAX_TEXT || h->name.len > PROTO_MAX_TEXT)
+	if (reader_done(&rd) < 0 || !fits || h->max_frame < PROTO_MIN_MAX_FRAME ||
+	    h->max_frame > PROTO_HARD_MAX_FRAME || h->database.len > PROTO_MAX_TEXT ||
+	    h->name.len > PROTO_MAX_TEXT)
 		return EKV_EPROTO;
-	p->erase_value = (uint8_t)erase_value;
-	p->crc = crc != 0;
+	for (int i = 0; i < EKV_PF_COUNT; i++)
+		ekv_pf_set(&h->profile, (enum ekv_pf_id)i, field[i]);
 	return 0;
 }
 
