@@ -678,6 +678,7 @@ int main(int argc, char **argv)
 	};
 	struct bench b = {0};
 	ekv_profile_default(&b.p);
+	b.p.layout = 1; /* the Rust crate's layout */
 	ekv_options_default(&b.o);
 	b.o.seed = DEFAULT_SEED;
 	b.o.seed_set = true;

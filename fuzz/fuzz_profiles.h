@@ -55,6 +55,7 @@ static const struct fprof ops_profiles[] = {
 static inline void fprof_profile(const struct fprof *fp, struct ekv_profile *p)
 {
 	ekv_profile_default(p);
+	p->layout = 1; /* the Rust crate's layout */
 	p->page_size = fp->page_size;
 	p->page_count = p->max_page_count = fp->pages;
 	p->align = fp->align;

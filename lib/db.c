@@ -152,26 +152,22 @@ static int pin_hook(void *ctx, bool wait)
 
 /* ---- open, close, format, mount ------------------------------------------ */
 
-int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct ekv_options *o,
-	     ekv_db **out)
+/* A layout 1 handle (the Rust crate's format): the profile is required. */
+static int l1_open(struct ekv_flash *flash, const struct ekv_profile *p,
+		   const struct ekv_options *o, ekv_db **out)
 {
-	if (out)
-		*out = NULL;
-	if (!flash || !p || !out)
-		return EKV_EINVAL;
 	struct db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return EKV_ENOMEM;
-	bool have_engine = false, have_lock = false;
+	bool have_engine = false, have_core = false;
 	int e = geom_init(&db->g, p, NULL, 0);
 	if (e == 0 && (flash->page_size != p->page_size || flash->page_count < p->page_count))
 		e = EKV_EINVAL;
+	if (e == 0)
+		e = hcore_init(&db->c, flash, o);
 	if (e < 0)
 		goto fail;
-	if (o)
-		db->o = *o;
-	else
-		ekv_options_default(&db->o);
+	have_core = true;
 	db->f = flash;
 	uint32_t seed = db->c.o.seed;
 	if (!db->c.o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -184,31 +180,37 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
-	e = -pthread_mutex_init(&db->c.lock, NULL);
-	if (e < 0)
-		goto fail;
-	have_lock = true;
-	/* busy timeouts wait on the monotonic clock: wall-clock steps do not
-	 * shorten or stretch them */
-	e = cond_init_monotonic(&db->c.cond);
-	if (e < 0)
-		goto fail;
 	db->live.next = db->live.prev = &db->live;
-	if (db->c.o.log && !flash->log) {
-		flash->log = db->c.o.log;
-		flash->log_ctx = db->c.o.log_ctx;
-		db->installed_log = true;
-	}
 	db->h.ops = &db_local_ops;
 	*out = &db->h;
 	return 0;
 fail:
-	if (have_lock)
-		pthread_mutex_destroy(&db->c.lock);
+	if (have_core)
+		hcore_destroy(&db->c);
 	if (have_engine)
 		rec_engine_destroy(&db->en);
 	free(db);
 	return e;
+}
+
+int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct ekv_options *o,
+	     ekv_db **out)
+{
+	if (out)
+		*out = NULL;
+	if (!flash || !out || (p && p->layout > 2))
+		return EKV_EINVAL;
+	uint32_t layout = p ? p->layout : 0;
+	if (layout == 0) {
+		/* what the flash holds decides; a blank flash gets layout 2 */
+		int d = ekv_detect(flash, NULL);
+		if (d < 0)
+			return d;
+		layout = d == 1 ? 1 : 2;
+	}
+	if (layout == 1)
+		return p ? l1_open(flash, p, o, out) : EKV_EINVAL;
+	return l2_open(flash, p, o, out);
 }
 
 static struct db *db_of(ekv_db *h)
@@ -225,14 +227,9 @@ static void local_close(ekv_db *h)
 		next = s->next;
 		free(s);
 	}
-	if (db->installed_log && db->f->log == db->c.o.log) {
-		db->f->log = NULL;
-		db->f->log_ctx = NULL;
-	}
 	rec_engine_destroy(&db->en);
 	free(db->limbo);
-	pthread_mutex_destroy(&db->c.lock);
-	pthread_cond_destroy(&db->c.cond);
+	hcore_destroy(&db->c);
 	free(db);
 }
 

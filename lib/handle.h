@@ -82,7 +82,12 @@ _Static_assert(sizeof(struct ekv_ops) ==
 	       "EKV_OPS_SLOTS names every slot of struct ekv_ops");
 #undef EKV_OPS_COUNT_SLOT
 
-extern const struct ekv_ops db_local_ops; /* db.c (cursors: cursor.c) */
+extern const struct ekv_ops db_local_ops; /* db.c (cursors: cursor.c): layout 1 */
+extern const struct ekv_ops l2_local_ops; /* l2/handle.c: layout 2 */
+
+/* ekv_open for layout 2 (p may be NULL: everything from the image). */
+int l2_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct ekv_options *o,
+	    ekv_db **out);
 extern const struct ekv_ops remote_ops;   /* remote.c */
 
 #endif

@@ -421,6 +421,7 @@ static void scanbuf_free(struct scanbuf *b)
 static void set_profile(const struct spec *s, struct ekv_profile *p)
 {
 	ekv_profile_default(p);
+	p->layout = 1; /* the Rust crate's layout */
 	p->page_size = s->page_size;
 	p->page_count = s->page_count;
 	p->max_page_count = s->page_count > 256 ? s->page_count : (s->page_size < 1024 ? 64 : 256);

@@ -171,6 +171,7 @@ static void test_writer_waits_for_pinned_pages_then_reports_busy(void **state)
 	(void)state;
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	p.page_size = 256;
 	p.page_count = p.max_page_count = 32;
 	p.max_value_size = 64;
@@ -245,6 +246,7 @@ static void test_second_process_commits_are_seen_and_never_overwritten(void **st
 	unlink(path);
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	p.page_size = 256;
 	p.page_count = p.max_page_count = 64;
 	p.max_value_size = 64;

@@ -93,6 +93,7 @@ static struct ekv_profile profile(uint32_t page_size, uint32_t page_count, uint3
 {
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	p.page_size = page_size;
 	p.page_count = page_count;
 	p.max_page_count = page_count < 256 ? page_count : 256;

@@ -49,6 +49,7 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 {
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	p.page_size = pp->page_size;
 	p.page_count = pp->page_count;
 	p.max_page_count = pp->max_page_count;

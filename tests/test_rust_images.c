@@ -63,6 +63,7 @@ static void check_image(const char *name)
 	assert_non_null(want);
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	assert_int_equal(n, (size_t)p.page_size * p.page_count);
 	struct ekv_flash *f;
 	assert_int_equal(ekv_flash_mem_new(p.page_size, p.page_count, 0xff, &f), 0);
@@ -138,6 +139,7 @@ static void check_replay(const char *name, bool rust_log)
 	snprintf(bin, sizeof(bin), "%s.bin", name);
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	struct ekv_flash *f;
 	assert_int_equal(ekv_flash_mem_new(p.page_size, p.page_count, 0xff, &f), 0);
 	ekv_flash_mem_set_strict(f, true);

@@ -71,6 +71,7 @@ static void check_profile(const struct rprof *rp)
 	char path[512];
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	p.page_size = rp->page_size;
 	p.page_count = p.max_page_count = rp->pages;
 	p.align = rp->align;

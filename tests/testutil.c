@@ -18,6 +18,8 @@ void tdb_new(struct tdb *t, const struct ekv_profile *p, uint32_t seed)
 		t->p = *p;
 	else
 		ekv_profile_default(&t->p);
+	if (!t->p.layout)
+		t->p.layout = 1; /* unless asked otherwise: the Rust crate's layout */
 	assert_int_equal(ekv_flash_mem_new(t->p.page_size, t->p.page_count, t->p.erase_value,
 					   &t->flash), 0);
 	ekv_flash_mem_set_strict(t->flash, true);

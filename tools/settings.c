@@ -228,6 +228,7 @@ void settings_init(struct settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	ekv_profile_default(&s->p);
+	s->p.layout = 1; /* the Rust crate's layout */
 	s->conf_path = getenv("EKV_CONF");
 	s->conf_explicit = s->conf_path && *s->conf_path;
 	if (!s->conf_explicit)

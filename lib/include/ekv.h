@@ -25,8 +25,9 @@
  *  - NULL is allowed where a comment gives it a meaning: options (defaults),
  *    the socket path, the probe hint, cursor bounds (start or end NULL: no
  *    bound, whatever its length), length outputs (key_len, value_len),
- *    callbacks (report, progress, log) and msg buffers;
- *  - a NULL profile gives EKV_EINVAL; ekv_profile_default,
+ *    callbacks (report, progress, log), msg buffers, ekv_open's profile
+ *    (a layout 2 database, everything from the image) and ekv_detect's;
+ *  - a NULL profile elsewhere gives EKV_EINVAL; ekv_profile_default,
  *    ekv_options_default and ekv_connect_options_default ignore NULL.
  */
 #ifndef EKV_H
@@ -82,20 +83,39 @@ EKV_API const char *ekv_strerror(int err);
  * profile the image was formatted with.  Defaults are the Rust crate's.
  */
 struct ekv_profile {
+	/* layout 1 (the Rust crate's format; docs/FORMAT.md Part I) */
 	uint32_t page_size;          /* erase block size; default 4096 */
 	uint32_t page_count;         /* pages in use; default 256 */
 	uint32_t max_page_count;     /* bound that sizes on-disk structures; default max(256, page_count) */
-	uint32_t align;              /* 1, 2 or 4; default 4 */
-	uint8_t erase_value;         /* 0xFF or 0x00; default 0xFF */
+	uint32_t align;              /* both layouts: 1, 2 or 4 (layout 2: also 8, 16); default 4 */
+	uint8_t erase_value;         /* both layouts: 0xFF or 0x00; default 0xFF */
 	bool crc;                    /* CRC-32 of headers and chunks; default off */
 	uint32_t max_chunk_size;     /* default 4096 */
 	uint32_t branching_factor;   /* 2..4; default 2 */
-	uint32_t max_key_size;       /* 1..1024; default 64 */
-	uint32_t max_value_size;     /* 1..65536; default 1024 */
+	uint32_t max_key_size;       /* both layouts: 1..1024; default 64 */
+	uint32_t max_value_size;     /* both layouts: 1..65536 (layout 2: 0..1 MiB-1); default 1024 */
 	uint32_t scratch_page_count; /* free-space reserve; default 4 */
+	/*
+	 * Which layout: 0 (default) detects it at ekv_open — layout 2 when the
+	 * flash holds a layout 2 image or no database at all, layout 1 when it
+	 * holds a layout 1 image — 1 or 2 forces it.  Layout 2 (ekv's own,
+	 * docs/FORMAT.md Part II) describes itself: its fields below, 0 by
+	 * default, mean "the image's" on an existing image and "derived from
+	 * the flash" when formatting; a nonzero field that contradicts the
+	 * image makes the mount fail with EKV_EINVAL (ekv_options.log names
+	 * both values).
+	 */
+	uint32_t layout;
+	uint32_t block_size;     /* layout 2: erase block size; 0: the flash's page_size */
+	uint32_t block_count;    /* layout 2: blocks used; 0: the flash's page_count */
+	uint32_t write_size;     /* layout 2: program unit; 0: the flash's write_size, at least align */
+	uint32_t journal_blocks; /* layout 2: journal length; 0: min(8, blocks / 8), at least 2 */
+	uint32_t memtable_kib;   /* layout 2: memtable cap; 0: min(28, capacity / 32) */
+	bool nand;               /* layout 2: keep spare blocks for blocks that go bad */
 };
 
-/* Fill *p with the defaults (page_count 256, max_page_count 256). */
+/* Fill *p with the defaults (page_count 256, max_page_count 256, layout 0:
+ * detect). */
 EKV_API void ekv_profile_default(struct ekv_profile *p);
 
 /*
@@ -206,6 +226,25 @@ EKV_API int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t p
 EKV_API int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, char *msg,
 		       size_t msg_size);
 
+/*
+ * Which layout a flash holds: 2 (a layout 2 image: *p, if not NULL, gets its
+ * format parameters — layout, block_size, block_count, write_size, align,
+ * erase_value, max_key_size, max_value_size, journal_blocks, memtable_kib,
+ * nand — and keeps its other fields), 1 (a layout 1 page header at the start
+ * of a page of the flash's page size), 0 (neither: erased, or no database
+ * this library knows), or a negative code on an I/O error.  Reads the first
+ * bytes of every block until it has an answer.
+ */
+EKV_API int ekv_detect(struct ekv_flash *f, struct ekv_profile *p);
+
+/*
+ * The same for an image file whose block size is not known yet: looks for a
+ * layout 2 block header at every multiple of 128 bytes and takes the block
+ * size it names.  2 with *p filled, 0 when the file holds no layout 2 image
+ * (layout 1 images do not name their page size), or a negative code.
+ */
+EKV_API int ekv_detect_image(const char *path, struct ekv_profile *p);
+
 /* ---- database handle ------------------------------------------------------ */
 
 typedef struct ekv_db ekv_db;
@@ -228,8 +267,13 @@ struct ekv_options {
 EKV_API void ekv_options_default(struct ekv_options *o);
 
 /*
- * Open a database on a flash.  No I/O happens here; the database mounts on
- * first use (or call ekv_mount()).  The flash is not owned by the handle.
+ * Open a database on a flash.  The layout is p->layout; with 0 (the default)
+ * or a NULL profile, ekv_open reads the start of the flash's blocks to tell
+ * (ekv_detect): layout 1 needs the profile it was formatted with, layout 2
+ * takes everything from the image (and formats a blank flash with the
+ * profile's layout 2 fields, or the flash's geometry).  Nothing else happens
+ * here: the database mounts on first use (or ekv_mount()).  The flash is not
+ * owned by the handle.
  */
 EKV_API int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p,
 	     const struct ekv_options *o, ekv_db **out);
@@ -249,6 +293,21 @@ struct ekv_stat {
 	uint64_t file_bytes[64]; /* live payload bytes per file id */
 	uint8_t file_flags[64];
 	uint64_t generation;     /* number of commits since open */
+	uint32_t layout;         /* 1 or 2; the fields above are layout 1's, below layout 2's */
+	/* layout 2: blocks */
+	uint32_t block_size, block_count, write_size;
+	uint32_t blocks_used, blocks_free, blocks_pinned, blocks_bad, blocks_spare;
+	uint32_t erase_min, erase_max, erase_mean; /* erase counts of the good blocks */
+	/* layout 2: journal, memtable, tables */
+	uint32_t journal_blocks, journal_used; /* the cap and the current epoch's blocks */
+	uint32_t epoch;
+	uint64_t seq;                          /* sequence number of the newest entry */
+	uint32_t memtable_bytes, memtable_cap, memtable_records;
+	uint32_t tables, levels;
+	uint32_t level_tables[16];
+	uint64_t level_bytes[16];              /* table stream bytes per level */
+	uint64_t flushes, compactions;         /* since open */
+	uint64_t heap_bytes;                   /* RAM the handle holds for the database */
 };
 EKV_API int ekv_stat(ekv_db *db, struct ekv_stat *st);
 

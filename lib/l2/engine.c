@@ -74,6 +74,10 @@ int l2_engine_retire(struct l2_engine *en, struct l2_table *t)
 	}
 	l2_table_get_ref(t);
 	en->retired[en->n_retired++] = t;
+	/* no longer live: its blocks wait, in use, for the last reader */
+	for (uint32_t b = 0; b < t->nblocks; b++)
+		if (t->blocks[b] < en->bl.n && en->bl.state[t->blocks[b]] == L2B_TABLE)
+			l2_blocks_set(&en->bl, t->blocks[b], L2B_USED);
 	return 0;
 }
 

@@ -401,6 +401,7 @@ static void test_remote_handle_behaves_like_local(void **state)
 	snprintf(img, sizeof(img), "%s/local.img", d.dir);
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	struct ekv_flash *f;
 	assert_int_equal(ekv_flash_file_open(img, p.page_size, p.page_count, 0xff, EKV_FILE_CREATE,
 					     &f),
@@ -1239,6 +1240,7 @@ static void test_direct_writer_is_seen_through_the_page_cache(void **state)
 
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the Rust crate's layout */
 	struct ekv_flash *f;
 	ekv_db *direct;
 	assert_int_equal(ekv_flash_file_open(d.img, p.page_size, p.page_count, 0xff, 0, &f), 0);

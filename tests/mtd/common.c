@@ -328,6 +328,7 @@ out:
 void dev_profile(const struct ekv_flash *f, struct ekv_profile *p)
 {
 	ekv_profile_default(p);
+	p->layout = 1; /* the Rust crate's layout */
 	p->page_size = f->page_size;
 	p->page_count = f->page_count;
 	p->max_page_count = f->page_count > 256 ? f->page_count : 256;
