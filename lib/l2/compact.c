@@ -34,6 +34,16 @@ static uint32_t table_blocks_max(const struct l2_engine *en)
 	return t < 1 ? 1 : t > 64 ? 64 : t;
 }
 
+/* Blocks a table stream of `bytes` takes when split into tables of at
+ * most T blocks (each split may leave a partly used block). */
+static uint32_t stream_blocks(const struct l2_engine *en, uint64_t bytes)
+{
+	uint64_t P = en->g.payload;
+	uint64_t per = (uint64_t)table_blocks_max(en) * P / 8 * 7;
+	uint64_t tables = per ? (bytes + per - 1) / per : 1;
+	return (uint32_t)((bytes + P - 1) / P + (tables > 1 ? tables - 1 : 0));
+}
+
 static uint64_t level_target(const struct l2_engine *en, uint32_t level)
 {
 	uint64_t t = (uint64_t)en->g.memtable_kib * 1024 * 4;
@@ -216,7 +226,9 @@ int l2_flush(struct l2_engine *en, const struct l2_rec *tx, uint32_t n_tx)
 	struct l2_version *v = en->cur;
 	struct l2_mem *mem = en->mem;
 	bool have_mem = mem->n > 0;
-	if (!have_mem && n_tx == 0 && !en->force_flush)
+	/* with nothing to write, a new epoch still frees a journal that
+	 * checkpoints grew */
+	if (!have_mem && n_tx == 0 && !en->force_flush && en->j.nchain <= 1)
 		return 0;
 	struct l2_src *srcs[2] = {NULL, NULL};
 	uint32_t ns = 0;
@@ -356,22 +368,49 @@ static int pick(const struct l2_engine *en, const struct l2_version *v, bool ful
 	return 0;
 }
 
+/*
+ * The inputs of a compaction from level `up`: level 0's oldest tables, as
+ * many as the free blocks take (newer ones stay above and are still read
+ * first); from a level >= 1, one table, taking turns.  At least one.
+ */
+static uint32_t pick_inputs(struct l2_engine *en, const struct l2_version *v, uint32_t up,
+			    struct l2_table **u)
+{
+	uint32_t n = 0, budget = l2_blocks_available(&en->bl) / 2;
+	if (up == 0) {
+		/* level 0 is listed newest first: take from its end */
+		uint32_t l0 = 0;
+		while (l0 < v->n && v->t[l0]->level == 0)
+			l0++;
+		uint32_t used = 0, from = l0;
+		while (from > 0 && (from == l0 || used + v->t[from - 1]->nblocks <= budget)) {
+			from--;
+			used += v->t[from]->nblocks;
+		}
+		/* newest first: the merge lets the first source win */
+		for (uint32_t i = from; i < l0; i++)
+			u[n++] = v->t[i];
+		return n;
+	}
+	uint32_t c = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level == up)
+			c++;
+	uint32_t want = c ? en->turn[up % L2_LEVELS]++ % c : 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->t[i]->level == up && want-- == 0) {
+			u[n++] = v->t[i];
+			break;
+		}
+	return n;
+}
+
 static int by_min_key(const void *a, const void *b)
 {
 	const struct l2_table *x = *(struct l2_table *const *)a, *y = *(struct l2_table *const *)b;
 	if (x->level != y->level)
 		return x->level < y->level ? -1 : 1;
 	return l2_key_cmp(x->min_key, x->min_klen, y->min_key, y->min_klen);
-}
-
-/* Blocks of every table of a level. */
-static uint32_t level_blocks(const struct l2_version *v, uint32_t level)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < v->n; i++)
-		if (v->t[i]->level == level)
-			n += v->t[i]->nblocks;
-	return n;
 }
 
 /*
@@ -385,8 +424,13 @@ static int checkpoint_update(struct l2_engine *en, struct l2_version *nv)
 	uint64_t seq;
 	int e = l2_ckpt_build(en, nv, L2_CKPT_UPDATE, &p, &plen);
 	if (e == 0) {
-		e = l2_jrn_append(&en->j, L2_E_CHECKPOINT, p, plen, UINT32_MAX, true, &seq);
-		if (e < 0)
+		/* room was made before the step (step_room); J + 1 bounds a journal
+		 * that checkpoints alone would otherwise grow */
+		e = l2_jrn_append(&en->j, L2_E_CHECKPOINT, p, plen, en->g.journal_blocks + 1u, true,
+				  &seq);
+		if (e == L2_JFULL)
+			e = EKV_ENOSPC;
+		else if (e < 0)
 			en->broken = true;
 	}
 	free(p);
@@ -447,6 +491,32 @@ static int next_version(struct l2_engine *en, struct l2_table **drop, uint32_t n
 }
 
 /*
+ * Before a compaction step: its checkpoint must fit in the journal (else a
+ * new epoch starts first, which also flushes the memtable), and its output
+ * (at most the inputs' streams) must fit in the free blocks with one to
+ * spare for the journal: else the step waits (EKV_ENOSPC).
+ */
+static int step_room(struct l2_engine *en, uint32_t nu, struct l2_table **u, struct l2_table *d,
+		     uint32_t steps)
+{
+	uint32_t ckpt = L2_CKPT_FIXED + L2_CKPT_TABLE * (en->cur->n + nu + 4) + 8;
+	if (!l2_jrn_fits(&en->j, ckpt, en->g.journal_blocks + 1u)) {
+		int e = l2_flush(en, NULL, 0);
+		if (e < 0)
+			return e;
+	}
+	/* the output is no larger than the lower table and the upper tables'
+	 * records in its key range — a share of them, here assumed even; a step
+	 * that needs more fails on the way (EKV_ENOSPC, its output dropped)
+	 * without harm.  The inputs come back when the checkpoint retires them. */
+	uint64_t up = 0;
+	for (uint32_t i = 0; i < nu; i++)
+		up += u[i]->stream_len;
+	uint64_t bytes = (d ? d->stream_len : 0) + up / steps;
+	return l2_blocks_available(&en->bl) >= stream_blocks(en, bytes) + 1 ? 0 : EKV_ENOSPC;
+}
+
+/*
  * Merge every table of level `up` into level `down`, one step per table of
  * `down` (docs/FORMAT.md §L9.3): each step writes the outputs that replace
  * one lower table and checkpoints, so the space a compaction needs is the
@@ -464,22 +534,47 @@ static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
 	uint32_t nu = 0, nd = 0;
 	bool bottom = true;
 	uint64_t up_bytes = 0, up_recs = 0;
-	for (uint32_t i = 0; e == 0 && i < v0->n; i++) {
-		struct l2_table *t = v0->t[i];
-		if (t->level == up) {
-			u[nu++] = t;
-			up_bytes += t->stream_len;
-			up_recs += t->records;
-		} else if (t->level == down) {
-			d[nd++] = t; /* levels >= 1 are listed by key */
-		} else if (t->level > down) {
-			bottom = false;
+	if (e == 0)
+		nu = pick_inputs(en, v0, up, u);
+	if (e == 0 && up == 0 && down == 0 && nu < 2)
+		e = EKV_ENOSPC; /* merging one level 0 table with itself gains nothing */
+	/* the key range of the inputs, and the lower tables it overlaps */
+	const uint8_t *lo_k = NULL, *hi_k = NULL;
+	uint32_t lo_l = 0, hi_l = 0;
+	for (uint32_t i = 0; i < nu; i++) {
+		if (!lo_k || l2_key_cmp(u[i]->min_key, u[i]->min_klen, lo_k, lo_l) < 0) {
+			lo_k = u[i]->min_key;
+			lo_l = u[i]->min_klen;
 		}
+		if (!hi_k || l2_key_cmp(u[i]->max_key, u[i]->max_klen, hi_k, hi_l) > 0) {
+			hi_k = u[i]->max_key;
+			hi_l = u[i]->max_klen;
+		}
+		up_bytes += u[i]->stream_len;
+		up_recs += u[i]->records;
 	}
+	for (uint32_t i = 0; e == 0 && nu && i < v0->n; i++) {
+		struct l2_table *t = v0->t[i];
+		if (down == 0) {
+			bottom = false; /* level 0 into level 0: older data may be below */
+			break;
+		}
+		if (t->level == down &&
+		    l2_key_cmp(t->max_key, t->max_klen, lo_k, lo_l) >= 0 &&
+		    l2_key_cmp(t->min_key, t->min_klen, hi_k, hi_l) <= 0)
+			d[nd++] = t; /* levels >= 1 are listed by key */
+		else if (t->level > down)
+			bottom = false;
+	}
+	if (e == 0 && nu == 0)
+		e = EKV_ENOSPC; /* not even one input fits */
 	struct l2_treader rd;
 	l2_treader_init(&rd, &en->g, en->f, en->cache);
 	uint32_t steps = nd ? nd : 1;
 	for (uint32_t k = 0; e == 0 && k < steps; k++) {
+		e = step_room(en, nu, u, nd ? d[k] : NULL, steps);
+		if (e < 0)
+			break;
 		struct bound lo = {NULL, 0}, hi = {NULL, 0};
 		if (k > 0)
 			lo = (struct bound){d[k]->min_key, d[k]->min_klen};
@@ -559,6 +654,16 @@ static int compact_levels(struct l2_engine *en, uint32_t up, uint32_t down)
 	return 1;
 }
 
+/* A compaction by pick(); when level 0 cannot go down for lack of blocks,
+ * its oldest tables merge among themselves (fewer, smaller tables). */
+static int compact(struct l2_engine *en, uint32_t up, uint32_t down)
+{
+	int e = compact_levels(en, up, down);
+	if (e == EKV_ENOSPC && up == 0 && down == 1)
+		e = compact_levels(en, 0, 0);
+	return e;
+}
+
 int l2_engine_compact(struct l2_engine *en, bool full)
 {
 	l2_engine_reclaim(en);
@@ -569,33 +674,61 @@ int l2_engine_compact(struct l2_engine *en, bool full)
 	uint32_t up, down;
 	if (!pick(en, en->cur, full, &up, &down))
 		return 0;
-	return compact_levels(en, up, down);
+	return compact(en, up, down);
 }
 
 /* ---- space --------------------------------------------------------------- */
 
+/* The memtable is flushed past its cap, or earlier when free blocks are few:
+ * its table must always fit (an eighth of the free space). */
+static uint32_t memtable_limit(const struct l2_engine *en)
+{
+	uint32_t cap = (uint32_t)en->g.memtable_kib * 1024;
+	uint64_t room = (uint64_t)l2_blocks_available(&en->bl) * en->g.payload / 8;
+	if (room < 256)
+		room = 256;
+	return room < cap ? (uint32_t)room : cap;
+}
+
 /*
- * Blocks the engine may need before maintenance frees any (docs/FORMAT.md
- * §L13): the journal growing to J blocks, a flush of a memtable of
- * mem_bytes (its table and the next epoch's block), and the largest
- * incremental compaction: an upper level (level 0 after that flush) plus
- * one step's output.
+ * Blocks the engine may need before maintenance gives any back
+ * (docs/FORMAT.md §L13), for a memtable of mem_bytes:
+ *  A. the journal grows to J blocks (jgrow more), then
+ *  B. the flush writes the memtable's table (F) and the next epoch's block,
+ *     while the old journal is still held; it then frees the old journal;
+ *  C. the largest compaction step writes its output (C: one upper table,
+ *     the new one included, plus one lower table) and may need a journal
+ *     block for its checkpoint.
+ * A and B come before anything is freed; C comes after the old journal's
+ * nchain + jgrow blocks went back.
  */
 static uint32_t blocks_needed(const struct l2_engine *en, uint32_t mem_bytes)
 {
 	const struct l2_geom *g = &en->g;
 	const struct l2_version *v = en->cur;
-	uint32_t T = table_blocks_max(en);
-	uint32_t j = g->journal_blocks > en->j.nchain ? g->journal_blocks - en->j.nchain : 0;
-	uint32_t flush = (uint32_t)((uint64_t)mem_bytes * 5 / 4 / g->payload) + 2;
+	uint32_t nchain = en->j.nchain;
+	uint32_t jgrow = g->journal_blocks > nchain ? g->journal_blocks - nchain : 0;
+	/* the memtable's RAM bytes bound its table's stream: a table holds only
+	 * the newest versions, without sequence numbers and index */
+	uint32_t F = stream_blocks(en, mem_bytes);
+	if (F == 0)
+		F = 1;
+	/* a compaction can always go one upper table at a time (pick_inputs):
+	 * its largest step merges the largest such table with one lower one */
 	uint32_t top = max_level(v);
-	uint32_t comp = level_blocks(v, 0) + flush + T + 1;
-	for (uint32_t lv = 1; lv < top; lv++) {
-		uint32_t b = level_blocks(v, lv) + T + 1;
-		if (b > comp)
-			comp = b;
+	uint64_t big = mem_bytes, lower = 0;
+	uint64_t T = (uint64_t)table_blocks_max(en) * g->payload;
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct l2_table *t = v->t[i];
+		if ((t->level < top || t->level == 0) && t->stream_len > big)
+			big = t->stream_len;
+		if (t->level >= 1 && t->stream_len > lower)
+			lower = t->stream_len;
 	}
-	return j + flush + comp + 1;
+	uint32_t C = stream_blocks(en, big + (lower < T ? lower : T));
+	uint32_t ab = jgrow + F + 1;
+	uint32_t c = F + 1 + C + 1 > nchain ? F + 1 + C + 1 - nchain : 0;
+	return ab > c ? ab : c;
 }
 
 /* Whether a commit can make the data larger: a put of a new key or of a
@@ -623,11 +756,14 @@ static bool grows(struct l2_engine *en, const struct l2_rec *recs, uint32_t n)
  * to make room. */
 static int make_room(struct l2_engine *en, const struct l2_rec *recs, uint32_t n, uint32_t bytes)
 {
-	const uint32_t slack = 2; /* kept for commits that do not grow the data */
+	/* a commit that grows the data leaves room for a few more that do not
+	 * (deletes, same-size overwrites): half a block of memtable more */
+	uint32_t slack = en->g.payload / 2;
 	for (int attempt = 0;; attempt++) {
-		uint32_t need = blocks_needed(en, l2_mem_bytes_after(en->mem, bytes, n));
+		uint32_t after = l2_mem_bytes_after(en->mem, bytes, n);
+		uint32_t need = blocks_needed(en, after);
 		uint32_t avail = l2_blocks_available(&en->bl);
-		if (avail >= need + slack)
+		if (avail >= blocks_needed(en, after + slack))
 			return 0;
 		if (avail >= need && !grows(en, recs, n))
 			return 0;
@@ -639,7 +775,7 @@ static int make_room(struct l2_engine *en, const struct l2_rec *recs, uint32_t n
 			return e;
 		uint32_t up, down;
 		while (e >= 0 && pick(en, en->cur, true, &up, &down))
-			e = compact_levels(en, up, down);
+			e = compact(en, up, down);
 		if (e < 0 && e != EKV_ENOSPC)
 			return e;
 	}
@@ -667,8 +803,7 @@ int l2_engine_commit(struct l2_engine *en, const struct l2_rec *recs, uint32_t n
 		e = l2_flush(en, recs, n);
 		goto maintain;
 	}
-	uint32_t cap = (uint32_t)en->g.memtable_kib * 1024;
-	if (l2_mem_bytes_after(en->mem, bytes, n) > cap) {
+	if (l2_mem_bytes_after(en->mem, bytes, n) > memtable_limit(en)) {
 		e = l2_flush(en, NULL, 0);
 		if (e < 0)
 			return e;
@@ -707,7 +842,7 @@ maintain:
 	/* keep the levels in shape; a failure here loses nothing */
 	for (int i = 0; i < 4; i++) {
 		uint32_t up, down;
-		if (!pick(en, en->cur, false, &up, &down) || compact_levels(en, up, down) <= 0)
+		if (!pick(en, en->cur, false, &up, &down) || compact(en, up, down) <= 0)
 			break;
 	}
 	return 0;

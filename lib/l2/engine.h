@@ -61,6 +61,7 @@ struct l2_engine {
 	bool force_flush;          /* start a new epoch before the next commit */
 	uint32_t random;
 	uint32_t next_table_id;    /* never reused, not even after an aborted write */
+	uint32_t turn[L2_LEVELS];  /* which table of a level compacts next */
 	int on_damage;
 	struct l2_table **retired; /* removed from the current version, blocks not free yet */
 	uint32_t n_retired, cap_retired;

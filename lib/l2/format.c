@@ -266,7 +266,7 @@ uint32_t l2_rec_decode(const uint8_t *p, size_t avail, const struct l2_geom *g, 
 		return 0;
 	uint32_t vlen = v2 >> 1;
 	bool del = v2 & 1;
-	if (klen == 0 || klen > g->max_key || vlen > g->max_value || (del && vlen))
+	if (klen > g->max_key || vlen > g->max_value || (del && vlen))
 		return 0;
 	if ((size_t)a + b + klen + vlen > avail)
 		return 0;
@@ -318,7 +318,7 @@ int l2_entry_hdr_decode(const uint8_t *p, uint32_t avail, struct l2_entry_hdr *h
 	h->flags = (w >> 4) & 0xf;
 	h->len = w >> 8;
 	h->seq_lo = get_le32(p + 4);
-	if (h->type < L2_E_COMMIT || h->type > L2_E_CONTINUE || (h->flags & 0xc))
+	if (h->type < L2_E_COMMIT || h->type > L2_E_CONTINUE || (h->flags & 0x8))
 		return EKV_ECORRUPT;
 	h->hdr_size = l2_entry_hdr_size(h->flags);
 	h->resume_from = (h->flags & L2_F_RESUMED) ? get_le32(p + 8) : 0;
@@ -489,12 +489,12 @@ int l2_footer_decode(const struct l2_geom *g, const uint8_t *p, uint32_t n, uint
 	f->filter_blocks = get_le32(p + 28);
 	uint32_t at = L2_FOOTER_FIXED, end = n - 8, a;
 	a = l2_varint_get(p + at, end - at, &f->min_klen);
-	if (!a || f->min_klen == 0 || f->min_klen > g->max_key || f->min_klen > end - at - a)
+	if (!a || f->min_klen > g->max_key || f->min_klen > end - at - a)
 		return EKV_ECORRUPT;
 	f->min_key = p + at + a;
 	at += a + f->min_klen;
 	a = l2_varint_get(p + at, end - at, &f->max_klen);
-	if (!a || f->max_klen == 0 || f->max_klen > g->max_key || f->max_klen != end - at - a)
+	if (!a || f->max_klen > g->max_key || f->max_klen != end - at - a)
 		return EKV_ECORRUPT;
 	f->max_key = p + at + a;
 	uint32_t body = stream_len - n; /* everything before the footer */
@@ -526,7 +526,7 @@ uint32_t l2_index_entry_decode(const uint8_t *p, size_t avail, const struct l2_g
 			       struct l2_index_entry *e)
 {
 	uint32_t a = l2_varint_get(p, avail, &e->klen);
-	if (!a || e->klen == 0 || e->klen > g->max_key || e->klen > avail - a)
+	if (!a || e->klen > g->max_key || e->klen > avail - a)
 		return 0;
 	e->key = p + a;
 	uint32_t n = a + e->klen;

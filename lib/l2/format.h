@@ -124,6 +124,7 @@ int l2_key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 #define L2_E_CONTINUE 3
 #define L2_F_MORE 0x1
 #define L2_F_RESUMED 0x2
+#define L2_F_CONT 0x4 /* continues the previous entry's payload */
 #define L2_ENTRY_MIN 12u      /* header word, seq, crc */
 #define L2_CONTINUE_LEN 24u
 

@@ -73,6 +73,7 @@ static int format_geom(const struct db2 *d, struct l2_geom *g, char *msg, size_t
 	uint8_t ev = d->have_p ? p->erase_value : f->erase_value;
 	l2_geom_default(g, bs, n, pu, ev, d->have_p && p->nand);
 	g->align = align;
+	g->pu = pu; /* at least the align, which may be below the default's */
 	if (d->have_p) {
 		g->max_key = (uint16_t)(p->max_key_size > 0xffff ? 0xffff : p->max_key_size);
 		g->max_value = p->max_value_size;
@@ -182,6 +183,7 @@ static int ensure_mounted(struct db2 *d)
 		l2_geom_default(&g, found.block_size, found.block_count, found.write_size,
 				found.erase_value, found.nand);
 		g.align = found.align;
+		g.pu = found.write_size;
 		g.max_key = (uint16_t)found.max_key_size;
 		g.max_value = found.max_value_size;
 		g.journal_blocks = (uint8_t)found.journal_blocks;
@@ -455,8 +457,6 @@ static int l2h_rtx_get(ekv_rtx *h, const void *key, size_t key_len, void *value,
 	struct rtx2 *t = rtx2_of(h);
 	if (key_len > t->r.g->max_key)
 		return EKV_ETOOBIG;
-	if (key_len == 0)
-		return EKV_ENOTFOUND;
 	size_t vlen = 0;
 	int e = l2_snap_get(&t->s, &t->r, key, (uint32_t)key_len, value, value_cap, &vlen);
 	if (value_len && (e == 0 || e == EKV_ERANGE))
@@ -660,8 +660,6 @@ static int wtx_write(struct wtx2 *tx, const void *key, size_t klen, const void *
 	const struct l2_geom *g = &tx->d->en->g;
 	if (klen > g->max_key || vlen > g->max_value)
 		return EKV_ETOOBIG; /* does not cancel the transaction */
-	if (klen == 0)
-		return EKV_EINVAL;
 	if (tx->n) {
 		const struct wrec *last = &tx->recs[tx->n - 1];
 		if (l2_key_cmp(tx->buf + last->koff, last->klen, key, (uint32_t)klen) >= 0)

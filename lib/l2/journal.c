@@ -174,14 +174,19 @@ static int deliver(struct parse *ps, const struct l2_entry_hdr *h, const uint8_t
 	memcpy(ps->scratch, pl, n);
 	switch (h->type) {
 	case L2_E_COMMIT:
-		if (ps->in_frag || (h->flags & L2_F_MORE))
+		if (h->flags & (L2_F_MORE | L2_F_CONT))
 			return EKV_ECORRUPT;
+		ps->in_frag = false; /* an unfinished checkpoint before it: abandoned */
 		ps->v->commits++;
 		return ps->vis->commit(ps->vis->ctx, seq, ps->scratch, n);
 	case L2_E_CHECKPOINT:
-		if (!ps->in_frag) {
+		if (!(h->flags & L2_F_CONT)) {
+			/* a new logical entry: one whose last fragment never came
+			 * was abandoned by its writer and counts as not written */
 			ps->frag_len = 0;
 			ps->frag_seq = seq;
+		} else if (!ps->in_frag) {
+			return EKV_ECORRUPT;
 		}
 		e = ensure(&ps->frag, &ps->frag_cap, ps->frag_len + n);
 		if (e < 0)
@@ -193,7 +198,7 @@ static int deliver(struct parse *ps, const struct l2_entry_hdr *h, const uint8_t
 			return 0;
 		return ps->vis->checkpoint(ps->vis->ctx, ps->frag_seq, ps->frag, ps->frag_len);
 	case L2_E_CONTINUE:
-		if (n != 12 || (h->flags & L2_F_MORE))
+		if (n != 12 || (h->flags & (L2_F_MORE | L2_F_CONT)))
 			return EKV_ECORRUPT;
 		l2_continue_decode(ps->scratch, cont);
 		return 1;
@@ -219,10 +224,11 @@ static int parse_block(struct parse *ps, uint32_t block, bool first_of_epoch, ui
 			*why = STOP_FULL;
 			return 0;
 		}
-		const uint8_t *p = rd_get(r, pos, 4, &err);
+		/* an entry's first byte (type and flags) is never erased */
+		const uint8_t *p = rd_get(r, pos, 1, &err);
 		if (!p)
 			return err;
-		if (l2_is_erased(p, 4, g->erase_value)) {
+		if (p[0] == g->erase_value) {
 			/* padding to the next PU, a guard, or the end */
 			uint32_t q = l2_align_up(pos, U);
 			if (q != pos) {
@@ -664,6 +670,7 @@ static int next_block(struct l2_jrn *j, uint32_t max_blocks)
 	e = l2_bw_open(&j->w, y, &h);
 	if (e < 0)
 		goto fail;
+	j->resume_pending = false; /* a guard belongs to the block it was left in */
 	e = chain_push(j, y);
 	if (e < 0)
 		goto fail;
@@ -685,6 +692,14 @@ static uint32_t fragment_room(const struct l2_jrn *j, uint32_t hs)
 	return room > overhead ? (room - overhead) / j->g->align * j->g->align : 0;
 }
 
+/* Payload bytes a fragment may take in a fresh block. */
+static uint32_t fragment_room_fresh(const struct l2_geom *g)
+{
+	uint32_t room = g->payload - g->continue_room;
+	uint32_t overhead = 12 + 4 + g->align;
+	return room > overhead ? (room - overhead) / g->align * g->align : 0;
+}
+
 int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 		  uint32_t max_blocks, bool sync, uint64_t *seq)
 {
@@ -694,6 +709,15 @@ int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 	int e = open_tail(j);
 	if (e < 0)
 		return e;
+	/* every block a fragmented entry needs is there before the first
+	 * fragment is written */
+	uint32_t first = j->tail == L2_TAIL_OPEN ? fragment_room(j, 12) : 0;
+	if (n > first) {
+		uint32_t per = fragment_room_fresh(g);
+		uint32_t more = per ? (n - first + per - 1) / per : UINT32_MAX;
+		if (more > l2_blocks_available(j->bl))
+			return EKV_ENOSPC;
+	}
 	*seq = j->next_seq;
 	uint32_t done = 0;
 	bool fresh = false;
@@ -712,8 +736,8 @@ int l2_jrn_append(struct l2_jrn *j, uint8_t type, const uint8_t *p, uint32_t n,
 			continue;
 		}
 		uint32_t take = whole ? rest : room;
-		e = put_entry(j, type, whole ? 0 : L2_F_MORE, p + done, take,
-			      type == L2_E_CHECKPOINT && done == 0);
+		uint8_t fl = (whole ? 0 : L2_F_MORE) | (done ? L2_F_CONT : 0);
+		e = put_entry(j, type, fl, p + done, take, type == L2_E_CHECKPOINT && done == 0);
 		if (e < 0)
 			return e;
 		done += take;
@@ -731,6 +755,7 @@ static int start_epoch(struct l2_jrn *j, uint32_t x, const uint8_t *p, uint32_t 
 	int e = l2_bw_open(&j->w, x, &h);
 	if (e < 0)
 		return e;
+	j->resume_pending = false;
 	j->nchain = 0;
 	e = chain_push(j, x);
 	if (e < 0)

@@ -257,7 +257,8 @@ static int iter_settle(struct mem_iter *it, const uint8_t *key, uint32_t klen, b
 		int64_t v = visible_at(m, at, it->ds);
 		if (v >= 0) {
 			entry_at(m, m->idx[v], &d, &r);
-			uint32_t need = r.klen + r.vlen;
+			/* at least a byte: an empty key must not read as "no key" */
+			uint32_t need = r.klen + r.vlen + 1;
 			if (need > it->buf_cap) {
 				uint8_t *b = realloc(it->buf, need);
 				if (!b)

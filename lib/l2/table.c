@@ -249,8 +249,9 @@ int l2_table_set_top(struct l2_table *t, const struct l2_geom *g, uint8_t *buf, 
 		return EKV_ECORRUPT;
 	uint32_t body = n - 4; /* entries end here */
 	a = l2_varint_get(buf, body, &count);
-	/* an entry takes at least 4 bytes: the bound on count is RAM's, not flash's */
-	if (!a || count == 0 || count > (body - a) / 4)
+	/* an entry takes at least 3 bytes (an empty key): the bound on count is
+	 * RAM's, not flash's */
+	if (!a || count == 0 || count > (body - a) / 3)
 		return EKV_ECORRUPT;
 	struct l2_index_entry *top = malloc(sizeof(*top) * count);
 	if (!top)

@@ -58,14 +58,14 @@ static int page_check(const struct l2_geom *g, const struct l2_table *t, uint32_
 	if (n < 8 || get_le32(p + n - 4) != l2_stream_crc(g, t->id, te->off, p, n - 4))
 		return EKV_ECORRUPT;
 	uint32_t body = n - 4, pos = page_count(p, body, &count);
-	if (!pos || count == 0 || count > (body - pos) / 4)
+	if (!pos || count == 0 || count > (body - pos) / 3)
 		return EKV_ECORRUPT;
 	uint32_t end = l2_table_data_end(t), leaf_max = l2_leaf_max(g), prev_end = 0;
 	struct l2_index_entry prev = {0}, e;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t k = l2_index_entry_decode(p + pos, body - pos, g, &e);
 		if (!k || e.off < prev_end || e.off > end || e.len > end - e.off ||
-		    e.len > leaf_max || e.len < 7 ||
+		    e.len > leaf_max || e.len < 6 || /* one record of an empty key, and the CRC */
 		    (i == 0 ? l2_key_cmp(e.key, e.klen, te->key, te->klen) != 0
 			    : l2_key_cmp(prev.key, prev.klen, e.key, e.klen) >= 0))
 			return EKV_ECORRUPT;

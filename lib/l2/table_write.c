@@ -289,7 +289,7 @@ int l2_twriter_add(struct l2_twriter *w, const struct l2_rec *r)
 	const struct l2_geom *g = w->g;
 	if (w->failed)
 		return w->failed;
-	if (r->klen == 0 || r->klen > g->max_key || r->vlen > g->max_value ||
+	if (r->klen > g->max_key || r->vlen > g->max_value ||
 	    (r->del && r->vlen) ||
 	    (w->records && l2_key_cmp(w->last_key, w->last_klen, r->key, r->klen) >= 0))
 		return EKV_EINVAL;
