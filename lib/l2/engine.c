@@ -521,12 +521,14 @@ static int load_tables(struct mount *m, struct l2_version **out)
 		return e;
 	v->epoch = m->epoch;
 	v->next_table_id = m->next_table_id;
-	qsort(m->th, m->nth, sizeof(*m->th), cmp_thdr);
+	if (m->nth)
+		qsort(m->th, m->nth, sizeof(*m->th), cmp_thdr);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < m->nct; i++) {
 		const struct l2_ckpt_table *ct = &m->ct[i];
 		struct thdr key = {.owner = ct->id};
-		struct thdr *lo = bsearch(&key, m->th, m->nth, sizeof(*m->th), cmp_thdr);
+		struct thdr *lo =
+			m->nth ? bsearch(&key, m->th, m->nth, sizeof(*m->th), cmp_thdr) : NULL;
 		char msg[160] = "";
 		uint32_t *blocks = malloc(sizeof(uint32_t) * ct->nblocks);
 		if (!blocks) {

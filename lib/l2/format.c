@@ -463,10 +463,12 @@ void l2_footer_encode(const struct l2_geom *g, const struct l2_footer *f, uint8_
 	put_le32(out + 28, f->filter_blocks);
 	uint32_t n = L2_FOOTER_FIXED;
 	n += l2_varint_put(out + n, f->min_klen);
-	memcpy(out + n, f->min_key, f->min_klen);
+	if (f->min_klen)
+		memcpy(out + n, f->min_key, f->min_klen);
 	n += f->min_klen;
 	n += l2_varint_put(out + n, f->max_klen);
-	memcpy(out + n, f->max_key, f->max_klen);
+	if (f->max_klen)
+		memcpy(out + n, f->max_key, f->max_klen);
 	n += f->max_klen;
 	put_le32(out + n, seeded_crc(g, out, n));
 	put_le32(out + n + 4, n + 8);
@@ -516,7 +518,8 @@ uint32_t l2_index_entry_size(uint32_t klen, uint32_t off, uint32_t len)
 uint32_t l2_index_entry_encode(uint8_t *out, const struct l2_index_entry *e)
 {
 	uint32_t n = l2_varint_put(out, e->klen);
-	memcpy(out + n, e->key, e->klen);
+	if (e->klen)
+		memcpy(out + n, e->key, e->klen);
 	n += e->klen;
 	n += l2_varint_put(out + n, e->off);
 	return n + l2_varint_put(out + n, e->len);

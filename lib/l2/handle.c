@@ -667,7 +667,7 @@ static int wtx_write(struct wtx2 *tx, const void *key, size_t klen, const void *
 	}
 	e = grow_array(&tx->recs, &tx->cap, tx->n + 1, sizeof(*tx->recs), 16);
 	if (e == 0)
-		e = grow_array(&tx->buf, &tx->buf_cap, tx->used + klen + vlen, 1, 256);
+		e = grow_array(&tx->buf, &tx->buf_cap, tx->used + klen + vlen + 1, 1, 256);
 	if (e < 0) {
 		tx->canceled = true;
 		return e;
@@ -675,7 +675,8 @@ static int wtx_write(struct wtx2 *tx, const void *key, size_t klen, const void *
 	struct wrec *r = &tx->recs[tx->n++];
 	r->koff = tx->used;
 	r->klen = (uint32_t)klen;
-	memcpy(tx->buf + tx->used, key, klen);
+	if (klen)
+		memcpy(tx->buf + tx->used, key, klen);
 	tx->used += klen;
 	r->voff = tx->used;
 	r->vlen = (uint32_t)vlen;
