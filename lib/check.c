@@ -94,13 +94,15 @@ struct page_info {
 static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 		    struct page_info *pi)
 {
-	uint8_t hdr[64];
+	uint8_t hdr[EKV_LAYER_HDR_MAX];
 	memset(pi, 0, sizeof(*pi));
 	int e = page_read_header(g, f, page, META_MAGIC, hdr, g->meta_hdr_size);
 	if (e == 0) {
+		struct meta_header mh;
+		meta_header_decode(hdr, &mh);
 		pi->kind = PK_META;
-		pi->meta_page_count = get_le32(hdr);
-		pi->meta_seq = get_le32(hdr + 4);
+		pi->meta_page_count = mh.page_count;
+		pi->meta_seq = mh.seq;
 		return 0;
 	}
 	if (e != EKV_ECORRUPT)
@@ -113,12 +115,13 @@ static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 	}
 	if (e != EKV_ECORRUPT)
 		return e;
-	uint8_t raw[8];
-	e = flash_read(f, page, 0, raw, 8);
+	uint8_t raw[EKV_PAGE_HDR_MAX];
+	e = flash_read(f, page, 0, raw, g->ph_size);
 	if (e < 0)
 		return e;
-	uint32_t magic = get_le32(raw);
-	if ((magic == META_MAGIC || magic == DATA_MAGIC) && get_le32(raw + 4) == page) {
+	uint32_t magic, id;
+	page_header_peek(raw, &magic, &id);
+	if ((magic == META_MAGIC || magic == DATA_MAGIC) && id == page) {
 		pi->kind = PK_BADCRC; /* only a CRC can fail once magic and id match */
 		pi->magic = magic;
 		return 0;
@@ -251,7 +254,7 @@ static void progress_step(struct checker *c, uint64_t n)
 static int page_payload_len(struct checker *c, struct page_reader *pr, uint32_t page,
 			    uint32_t file, uint32_t *len)
 {
-	uint8_t hdr[64];
+	uint8_t hdr[EKV_LAYER_HDR_MAX];
 	int e = page_reader_open(pr, page, DATA_MAGIC, hdr, c->g->data_hdr_size);
 	if (e == 0)
 		e = page_reader_skip(pr, c->g->page_size);
@@ -324,7 +327,7 @@ static int check_records(struct checker *c, uint32_t file, const struct file_sta
 	/* every record consumes at least its header: at most file-length steps */
 	for (;;) {
 		uint32_t at = file_reader_curr_seq(&r);
-		uint8_t raw[4];
+		uint8_t raw[EKV_REC_HDR_MAX];
 		struct rec_hdr h;
 		e = file_reader_read(&r, raw, g->rec_hdr_size);
 		if (e == FILE_EOF) {
@@ -336,12 +339,9 @@ static int check_records(struct checker *c, uint32_t file, const struct file_sta
 			if (e < 0)
 				break;
 			e = rec_hdr_decode(g, raw, &h);
-			/* the writer leaves the bits above the fields zero: a set one
-			 * is damage (or another key/value size split, for probe) */
-			uint32_t v = 0, used = 1 + g->key_bits + g->value_bits;
-			for (uint32_t i = 0; i < g->rec_hdr_size; i++)
-				v |= (uint32_t)raw[i] << (8 * i);
-			if (e == 0 && used < 32 && (v >> used))
+			/* a set spare bit is damage (or, for probe, another split of
+			 * key and value bits) */
+			if (e == 0 && !rec_hdr_spare_bits_clear(g, raw))
 				e = EKV_ECORRUPT;
 			if (e == EKV_ECORRUPT) {
 				damage(c->rep, "file %u: invalid record header at seq %u", file, at);
@@ -619,7 +619,7 @@ static int view_init(struct ekv_flash *vf, struct view *v, struct ekv_flash *bas
 		     uint32_t page_size, uint8_t erase_value)
 {
 	uint64_t total = (uint64_t)base->page_size * base->page_count;
-	if (page_size == 0 || total % page_size || total / page_size > 65536)
+	if (page_size == 0 || total % page_size || total / page_size > EKV_MAX_PAGE_COUNT_MAX)
 		return EKV_EINVAL;
 	*v = (struct view){.base = base, .page_size = page_size};
 	*vf = (struct ekv_flash){
@@ -714,7 +714,7 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 				break;
 			case PK_DATA: {
 				struct page_reader pr;
-				uint8_t hdr[64];
+				uint8_t hdr[EKV_LAYER_HDR_MAX];
 				page_reader_init(&pr, &g, f, 0);
 				e = page_reader_open(&pr, pg, DATA_MAGIC, hdr, g.data_hdr_size);
 				uint32_t chunks = 0, len = 0;
@@ -870,14 +870,6 @@ int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ek
 
 /* ---- probe ------------------------------------------------------------------ */
 
-static uint32_t size_bits_of(uint32_t max)
-{
-	uint32_t bits = 0;
-	while ((1ull << bits) < (uint64_t)max + 1)
-		bits++;
-	return bits;
-}
-
 /* Pages whose first words are a valid magic and their own index, seen with
  * page size ps; *count_match: meta pages formatted for exactly this many pages;
  * *crc_votes: meta pages whose header CRC checks. */
@@ -892,19 +884,23 @@ static int score_page_size(struct ekv_flash *base, uint32_t ps, uint32_t *score,
 	if (e < 0)
 		return e;
 	for (uint32_t pg = 0; pg < vf.page_count; pg++) {
-		uint8_t h[20];
+		uint8_t h[EKV_PAGE_HDR_MAX + EKV_META_HDR_SIZE];
 		e = flash_read(&vf, pg, 0, h, sizeof(h));
 		if (e < 0)
 			return e;
-		uint32_t magic = get_le32(h);
-		if ((magic != META_MAGIC && magic != DATA_MAGIC) || get_le32(h + 4) != pg)
+		uint32_t magic, id;
+		page_header_peek(h, &magic, &id);
+		if ((magic != META_MAGIC && magic != DATA_MAGIC) || id != pg)
 			continue;
 		(*score)++;
 		if (magic != META_MAGIC)
 			continue;
-		bool crc = get_le32(h + 8) == ekv_crc32(0, h + 12, 8);
+		uint32_t ph_crc = page_header_size(true);
+		bool crc = page_header_verify(h, pg, META_MAGIC, true, ph_crc, EKV_META_HDR_SIZE) == 0;
 		*crc_votes += crc ? 1 : -1;
-		if (get_le32(h + (crc ? 12 : 8)) == vf.page_count)
+		struct meta_header mh;
+		meta_header_decode(h + (crc ? ph_crc : page_header_size(false)), &mh);
+		if (mh.page_count == vf.page_count)
 			(*count_match)++;
 	}
 	return 0;
@@ -942,7 +938,7 @@ static int count_erased(struct ekv_flash *f, uint32_t *ff, uint32_t *zero)
 static int observe_chunk_max(const struct geom *g, struct ekv_flash *f, uint32_t *out)
 {
 	struct page_reader pr;
-	uint8_t hdr[64];
+	uint8_t hdr[EKV_LAYER_HDR_MAX];
 	*out = 0;
 	page_reader_init(&pr, g, f, 0);
 	for (uint32_t pg = 0; pg < g->page_count; pg++) {
@@ -996,10 +992,10 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 	/* 1. page size: the one under which most pages carry their own index */
 	uint32_t best_ps = 0, best_score = 0, best_match = 0;
 	int crc_votes = 0;
-	for (uint32_t ps = 128; ps <= 65536; ps *= 2) {
+	for (uint32_t ps = EKV_PAGE_SIZE_MIN; ps <= EKV_PAGE_SIZE_MAX; ps *= 2) {
 		if ((fixed & EKV_PROBE_PAGE_SIZE) && ps != hint->page_size)
 			continue;
-		if (total % ps || total / ps > 65535 ||
+		if (total % ps || total / ps > NO_PAGE ||
 		    (ps % f->page_size && f->page_size % ps))
 			continue;
 		uint32_t score, match;
@@ -1015,7 +1011,8 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		}
 	}
 	if (!best_score) {
-		say(&rep, "no page with a valid ekv header at any page size from 128 to 65536");
+		say(&rep, "no page with a valid ekv header at any page size from %u to %u",
+		    EKV_PAGE_SIZE_MIN, EKV_PAGE_SIZE_MAX);
 		return 0;
 	}
 	struct ekv_flash vf;
@@ -1047,7 +1044,7 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		mpcs[n_mpc++] = hint->max_page_count;
 	} else {
 		add_u32(mpcs, &n_mpc, pc > 256 ? pc : 256);
-		for (uint32_t m = 8; m <= 65536; m *= 2)
+		for (uint32_t m = EKV_MAX_PAGE_COUNT_MIN; m <= EKV_MAX_PAGE_COUNT_MAX; m *= 2)
 			if (m >= pc)
 				add_u32(mpcs, &n_mpc, m);
 		add_u32(mpcs, &n_mpc, pc);
@@ -1138,24 +1135,24 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 	if (!try_profile(&vf, &p, WHAT_RECORDS, false, &res)) {
 		found = false;
 		struct ekv_profile q = p;
-		for (uint32_t kb = 1; kb <= 11 && !found; kb++) {
+		for (uint32_t kb = 1; kb <= EKV_KEY_BITS_MAX && !found; kb++) {
 			/* the widest value field that reads every record: it
 			 * allows the largest values that this header admits */
-			for (uint32_t vb = 17; vb >= 1 && !found; vb--) {
-				if ((fixed & EKV_PROBE_MAX_KEY_SIZE) && kb != size_bits_of(hint->max_key_size))
+			for (uint32_t vb = EKV_VALUE_BITS_MAX; vb >= 1 && !found; vb--) {
+				if ((fixed & EKV_PROBE_MAX_KEY_SIZE) && kb != geom_size_bits(hint->max_key_size))
 					continue;
 				if ((fixed & EKV_PROBE_MAX_VALUE_SIZE) &&
-				    vb != size_bits_of(hint->max_value_size))
+				    vb != geom_size_bits(hint->max_value_size))
 					continue;
 				q.max_key_size = (fixed & EKV_PROBE_MAX_KEY_SIZE) ? hint->max_key_size
 										   : (1u << kb) - 1;
-				if (q.max_key_size > 1024)
-					q.max_key_size = 1024;
+				if (q.max_key_size > EKV_KEY_SIZE_LIMIT)
+					q.max_key_size = EKV_KEY_SIZE_LIMIT;
 				q.max_value_size = (fixed & EKV_PROBE_MAX_VALUE_SIZE)
 							   ? hint->max_value_size
 							   : (1u << vb) - 1;
-				if (q.max_value_size > 65536)
-					q.max_value_size = 65536;
+				if (q.max_value_size > EKV_VALUE_SIZE_LIMIT)
+					q.max_value_size = EKV_VALUE_SIZE_LIMIT;
 				found = try_profile(&vf, &q, WHAT_RECORDS, false, &res);
 			}
 		}
@@ -1165,14 +1162,16 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 			return 0;
 		}
 		/* the round size the crate's configs use, if every record fits it */
-		uint32_t kb = size_bits_of(q.max_key_size), vb = size_bits_of(q.max_value_size);
+		uint32_t kb = geom_size_bits(q.max_key_size), vb = geom_size_bits(q.max_value_size);
 		if (!(fixed & EKV_PROBE_MAX_KEY_SIZE) && res.max_key_len <= (1u << (kb - 1)))
 			q.max_key_size = 1u << (kb - 1);
 		if (!(fixed & EKV_PROBE_MAX_VALUE_SIZE) && res.max_value_len <= (1u << (vb - 1)))
 			q.max_value_size = 1u << (vb - 1);
 		if (!try_profile(&vf, &q, WHAT_RECORDS, false, &res)) {
-			q.max_key_size = (1u << kb) - 1 > 1024 ? 1024 : (1u << kb) - 1;
-			q.max_value_size = (1u << vb) - 1 > 65536 ? 65536 : (1u << vb) - 1;
+			q.max_key_size = (1u << kb) - 1 > EKV_KEY_SIZE_LIMIT ? EKV_KEY_SIZE_LIMIT
+									  : (1u << kb) - 1;
+			q.max_value_size = (1u << vb) - 1 > EKV_VALUE_SIZE_LIMIT ? EKV_VALUE_SIZE_LIMIT
+										: (1u << vb) - 1;
 			try_profile(&vf, &q, WHAT_RECORDS, false, &res);
 		}
 		p = q;
@@ -1193,7 +1192,7 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 		    try_profile(&vf, &q, WHAT_RECORDS, false, &other))
 			align_alone = false;
 	}
-	for (uint32_t bf = 2; bf <= 4; bf++) {
+	for (uint32_t bf = EKV_BF_MIN; bf <= EKV_BF_MAX; bf++) {
 		struct ekv_profile q = p;
 		q.branching_factor = bf;
 		if (bf != p.branching_factor && try_profile(&vf, &q, WHAT_RECORDS, false, &other))

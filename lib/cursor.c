@@ -45,7 +45,7 @@ static void file_close(struct cursor_file *cf)
 static int advance_head(ekv_cursor *c, struct cursor_file *cf)
 {
 	const struct geom *g = &c->db->g;
-	uint8_t raw[4];
+	uint8_t raw[EKV_REC_HDR_MAX];
 	int e = file_reader_read(&cf->r, raw, g->rec_hdr_size);
 	if (e == FILE_EOF) {
 		file_close(cf);
@@ -150,7 +150,7 @@ int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 	if (prefix_len > rtx->db->g.max_key)
 		return EKV_ETOOBIG;
 	/* end = the smallest key greater than every key with this prefix */
-	uint8_t end[1025];
+	uint8_t end[EKV_KEY_SIZE_LIMIT + 1];
 	size_t n = prefix_len;
 	if (n)
 		memcpy(end, prefix, n);
@@ -208,7 +208,7 @@ int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, v
 				return e == FILE_EOF ? EKV_ECORRUPT : e;
 		}
 		/* advance every file positioned on this key */
-		uint8_t kcopy[1024];
+		uint8_t kcopy[EKV_KEY_SIZE_LIMIT];
 		memcpy(kcopy, lk, ll);
 		for (uint32_t i = 0; i < c->n; i++) {
 			struct cursor_file *cf = &c->files[i];

@@ -50,28 +50,10 @@ uint32_t skiplist_seq(const struct geom *g, uint32_t curr, uint32_t index)
 	return ((curr - 1) >> bits) << bits;
 }
 
-void data_header_encode(const struct geom *g, const struct data_header *h, uint8_t *out)
-{
-	memset(out, g->erase_value, g->data_hdr_size);
-	put_le32(out, h->seq);
-	for (uint32_t i = 0; i < g->skiplist_len; i++)
-		put_le16(out + 4 + 2 * i, h->skiplist[i]);
-	put_le16(out + 4 + 2 * g->skiplist_len, h->record_boundary);
-}
-
-void data_header_decode(const struct geom *g, const uint8_t *in, struct data_header *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->seq = get_le32(in);
-	for (uint32_t i = 0; i < g->skiplist_len; i++)
-		h->skiplist[i] = get_le16(in + 4 + 2 * i);
-	h->record_boundary = get_le16(in + 4 + 2 * g->skiplist_len);
-}
-
 int read_data_header(const struct geom *g, struct ekv_flash *f, uint32_t page,
 		     struct data_header *h)
 {
-	uint8_t raw[64];
+	uint8_t raw[EKV_LAYER_HDR_MAX];
 	if (page >= g->page_count)
 		return EKV_ECORRUPT;
 	int e = page_read_header(g, f, page, DATA_MAGIC, raw, g->data_hdr_size);
@@ -83,7 +65,7 @@ int read_data_header(const struct geom *g, struct ekv_flash *f, uint32_t page,
 
 static int open_data_page(struct page_reader *pr, uint32_t page, struct data_header *h)
 {
-	uint8_t raw[64];
+	uint8_t raw[EKV_LAYER_HDR_MAX];
 	if (page >= pr->g->page_count)
 		return EKV_ECORRUPT;
 	int e = page_reader_open(pr, page, DATA_MAGIC, raw, pr->g->data_hdr_size);
@@ -236,11 +218,9 @@ static int pending_add(struct file_manager *m, uint32_t page)
 	return pages_push(&m->pending, &m->n_pending, &m->cap_pending, page);
 }
 
-static void meta_header_encode(const struct file_manager *m, uint32_t seq, uint8_t *out)
-{
-	put_le32(out, m->g->page_count);
-	put_le32(out + 4, seq);
-}
+/* The part of a meta page's headers written first by a rollover: what
+ * follows magic and page id. */
+#define META_HDR_SPLIT 8
 
 /* Program a meta page header in two writes: the MetaHeader (and CRC) first,
  * then magic + page_id.  A torn second write leaves magic or page_id wrong,
@@ -248,20 +228,17 @@ static void meta_header_encode(const struct file_manager *m, uint32_t seq, uint8
 static int write_meta_header(struct file_manager *m, struct page_writer *w, uint32_t seq)
 {
 	const struct geom *g = m->g;
-	uint8_t hdr[8], buf[20];
-	meta_header_encode(m, seq, hdr);
+	uint8_t hdr[EKV_META_HDR_SIZE], buf[EKV_PAGE_HDR_MAX + EKV_META_HDR_SIZE];
+	meta_header_encode(&(struct meta_header){g->page_count, seq}, hdr);
 	int e = page_writer_erase_if_needed(w);
 	if (e < 0)
 		return e;
-	put_le32(buf, META_MAGIC);
-	put_le32(buf + 4, w->page);
-	if (g->crc)
-		put_le32(buf + 8, ekv_crc32(0, hdr, 8));
-	memcpy(buf + g->ph_size, hdr, 8);
-	e = flash_write(m->f, w->page, 8, buf + 8, g->ph_size + 8 - 8);
+	page_header_encode(g, w->page, META_MAGIC, hdr, g->meta_hdr_size, buf);
+	e = flash_write(m->f, w->page, META_HDR_SPLIT, buf + META_HDR_SPLIT,
+			g->ph_size + g->meta_hdr_size - META_HDR_SPLIT);
 	if (e < 0)
 		return e;
-	return flash_write(m->f, w->page, 0, buf, 8);
+	return flash_write(m->f, w->page, 0, buf, META_HDR_SPLIT);
 }
 
 int fm_format(struct file_manager *m)
@@ -276,9 +253,9 @@ int fm_format(struct file_manager *m)
 	if (e < 0)
 		return e;
 	/* erase every valid meta page: a stale one could otherwise win on seq */
+	uint8_t hdr[EKV_META_HDR_SIZE];
 	for (uint32_t p = 0; p < g->page_count; p++) {
-		uint8_t hdr[8];
-		e = page_read_header(g, m->f, p, META_MAGIC, hdr, 8);
+		e = page_read_header(g, m->f, p, META_MAGIC, hdr, g->meta_hdr_size);
 		if (e == EKV_ECORRUPT)
 			continue;
 		if (e < 0)
@@ -289,9 +266,8 @@ int fm_format(struct file_manager *m)
 	}
 	struct page_writer w;
 	page_writer_open(&w, g, m->f, meta, g->meta_hdr_size);
-	uint8_t hdr[8];
-	meta_header_encode(m, 1, hdr);
-	e = page_writer_write_header(&w, META_MAGIC, hdr, 8);
+	meta_header_encode(&(struct meta_header){g->page_count, 1}, hdr);
+	e = page_writer_write_header(&w, META_MAGIC, hdr, g->meta_hdr_size);
 	if (e < 0)
 		return e;
 	m->meta_page = meta;
@@ -307,29 +283,6 @@ int fm_format(struct file_manager *m)
 	return 0;
 }
 
-struct file_meta {
-	uint8_t file_id, flags;
-	uint16_t last_page;
-	uint32_t first_seq;
-};
-
-static void file_meta_decode(const uint8_t *b, struct file_meta *fm)
-{
-	fm->file_id = b[0];
-	fm->flags = b[1];
-	fm->last_page = get_le16(b + 2);
-	fm->first_seq = get_le32(b + 4);
-}
-
-static bool file_meta_valid(const struct geom *g, uint32_t page_count, const struct file_meta *fm)
-{
-	if (fm->file_id >= g->file_count)
-		return false;
-	if (fm->last_page != NO_PAGE)
-		return fm->last_page < page_count;
-	return fm->first_seq == 0;
-}
-
 /*
  * Read the meta log of page `meta`.  A chunk that is implausible (bad length,
  * CRC, or an entry that cannot be valid) is a torn append: it and everything
@@ -342,8 +295,8 @@ static int meta_log_read(struct file_manager *m, uint32_t meta, uint32_t page_co
 {
 	const struct geom *g = m->g;
 	struct page_reader r;
-	uint8_t hdr[8];
-	uint8_t *buf = malloc(g->chunk_max + 4);
+	uint8_t hdr[EKV_META_HDR_SIZE];
+	uint8_t *buf = malloc(g->chunk_max);
 	if (!buf)
 		return EKV_ENOMEM;
 	page_reader_init(&r, g, m->f, 0);
@@ -487,16 +440,17 @@ int fm_mount(struct file_manager *m)
 	uint32_t n = 0;
 	int e = 0;
 	for (uint32_t p = 0; p < g->page_count; p++) {
-		uint8_t hdr[8];
-		e = page_read_header(g, m->f, p, META_MAGIC, hdr, 8);
+		uint8_t hdr[EKV_META_HDR_SIZE];
+		struct meta_header mh;
+		e = page_read_header(g, m->f, p, META_MAGIC, hdr, g->meta_hdr_size);
 		if (e == EKV_ECORRUPT)
 			continue;
 		if (e < 0)
 			goto out;
-		uint32_t seq = get_le32(hdr + 4);
-		if (seq == 0) /* the crate never selects seq 0 */
+		meta_header_decode(hdr, &mh);
+		if (mh.seq == 0) /* the crate never selects seq 0 */
 			continue;
-		c[n++] = (struct meta_candidate){p, seq, get_le32(hdr)};
+		c[n++] = (struct meta_candidate){p, mh.seq, mh.page_count};
 	}
 	if (n == 0) {
 		e = EKV_ENOFMT;
@@ -662,13 +616,17 @@ int fm_truncate(struct file_manager *m, uint32_t file, uint32_t bytes)
 	return 0;
 }
 
-static void file_meta_encode(const struct file_manager *m, uint32_t id, uint8_t *b)
+/* The FileMeta entry of a file as the working state has it. */
+static void file_meta_of(const struct file_manager *m, uint32_t id, uint8_t *b)
 {
 	const struct file_state *f = &m->files[id];
-	b[0] = (uint8_t)id;
-	b[1] = f->flags;
-	put_le16(b + 2, f->has_last ? (uint16_t)f->last_page : NO_PAGE);
-	put_le32(b + 4, f->has_last ? f->first_seq : 0);
+	file_meta_encode(&(struct file_meta){
+				 .file_id = (uint8_t)id,
+				 .flags = f->flags,
+				 .last_page = f->has_last ? (uint16_t)f->last_page : NO_PAGE,
+				 .first_seq = f->has_last ? f->first_seq : 0,
+			 },
+			 b);
 }
 
 static int meta_rollover(struct file_manager *m)
@@ -688,7 +646,7 @@ static int meta_rollover(struct file_manager *m)
 		if (!m->files[id].has_last)
 			continue;
 		uint8_t b[FILE_META_SIZE];
-		file_meta_encode(m, id, b);
+		file_meta_of(m, id, b);
 		e = page_writer_write(&w, b, FILE_META_SIZE);
 		if (e >= 0 && e != FILE_META_SIZE)
 			e = EKV_ECORRUPT;
@@ -730,7 +688,7 @@ int fm_tx_commit(struct file_manager *m)
 	for (uint32_t id = 0; id < g->file_count; id++) {
 		bool log = m->rust_meta_log ? m->files[id].dirty : m->files[id].changed;
 		if (log)
-			file_meta_encode(m, id, entries + FILE_META_SIZE * n++);
+			file_meta_of(m, id, entries + FILE_META_SIZE * n++);
 	}
 	/* Erase value 0x00 without CRC: a torn chunk length can only lose bits,
 	 * so it could look like a shorter valid chunk holding a prefix of the
@@ -1151,7 +1109,7 @@ static int flush_header(struct file_writer *w, struct file_manager *m)
 	h.seq = w->seq;
 	h.record_boundary =
 		w->has_boundary && w->record_boundary < len ? w->record_boundary : NO_BOUNDARY;
-	uint8_t raw[64];
+	uint8_t raw[EKV_LAYER_HDR_MAX];
 	data_header_encode(g, &h, raw);
 	int e = page_writer_write_header(&w->w, DATA_MAGIC, raw, g->data_hdr_size);
 	if (e < 0)

@@ -17,14 +17,6 @@
 #include "page.h"
 
 #define FILE_EOF 1 /* positive: end of file before any byte was read */
-#define FLAG_COMPACT_DEST 0x01
-#define FLAG_COMPACT_SRC 0x02
-
-struct data_header {
-	uint32_t seq;
-	uint16_t skiplist[MAX_SKIPLIST_LEN];
-	uint16_t record_boundary;
-};
 
 /* One file as of a snapshot (or the working state).  Immutable once a
  * snapshot holds it: readers use it without locks. */
@@ -184,9 +176,7 @@ uint32_t max_trailing_zeros_between(uint32_t a, uint32_t b);
 uint32_t skiplist_index(const struct geom *g, uint32_t left, uint32_t right);
 uint32_t skiplist_seq(const struct geom *g, uint32_t curr, uint32_t index);
 
-/* Data header (de)serialisation. */
-void data_header_encode(const struct geom *g, const struct data_header *h, uint8_t *out);
-void data_header_decode(const struct geom *g, const uint8_t *in, struct data_header *h);
+/* Read and validate a data page's headers. */
 int read_data_header(const struct geom *g, struct ekv_flash *f, uint32_t page,
 		     struct data_header *h);
 

@@ -11,7 +11,7 @@
 #ifndef EKV_PAGE_H
 #define EKV_PAGE_H
 
-#include "profile.h"
+#include "layout.h"
 
 #define PAGE_WIN_CAP 4096
 
@@ -75,7 +75,7 @@ struct page_writer {
 	uint32_t page;
 	uint32_t hdr_size;
 	bool needs_erase;
-	uint8_t align_buf[4];
+	uint8_t align_buf[EKV_ALIGN_MAX];
 	uint32_t total_len;    /* payload bytes in the page, all chunks */
 	uint32_t chunk_offset; /* offset of the chunk being written */
 	uint32_t chunk_pos;    /* data bytes in the chunk being written */
@@ -101,28 +101,5 @@ int page_writer_write_header(struct page_writer *w, uint32_t magic, const uint8_
 			     uint32_t hdr_size);
 /* Erase now if not erased yet (so a header can be written last). */
 int page_writer_erase_if_needed(struct page_writer *w);
-
-uint32_t ekv_crc32(uint32_t crc, const void *buf, size_t len);
-
-static inline void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-static inline uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 #endif

@@ -20,28 +20,6 @@ int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl)
 	return al < bl ? -1 : al > bl;
 }
 
-int rec_hdr_decode(const struct geom *g, const uint8_t *raw, struct rec_hdr *h)
-{
-	uint32_t v = 0;
-	for (uint32_t i = 0; i < g->rec_hdr_size; i++)
-		v |= (uint32_t)raw[i] << (8 * i);
-	h->key_len = v & ((1u << g->key_bits) - 1);
-	h->value_len = (v >> g->key_bits) & ((1u << g->value_bits) - 1);
-	h->is_delete = (v >> (g->key_bits + g->value_bits)) & 1;
-	if (h->key_len > g->max_key || h->value_len > g->max_value ||
-	    (h->is_delete && h->value_len))
-		return EKV_ECORRUPT;
-	return 0;
-}
-
-void rec_hdr_encode(const struct geom *g, const struct rec_hdr *h, uint8_t *raw)
-{
-	uint32_t v = h->key_len | h->value_len << g->key_bits |
-		     (uint32_t)h->is_delete << (g->key_bits + g->value_bits);
-	for (uint32_t i = 0; i < g->rec_hdr_size; i++)
-		raw[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* EOF in the middle of a record is corruption */
 static int no_eof(int e)
 {
@@ -52,7 +30,7 @@ static int no_eof(int e)
 static int read_head(struct file_reader *r, struct rec_hdr *h, uint8_t *key)
 {
 	const struct geom *g = r->g;
-	uint8_t raw[4];
+	uint8_t raw[EKV_REC_HDR_MAX];
 	int e = file_reader_read(r, raw, g->rec_hdr_size);
 	if (e)
 		return e;
@@ -80,7 +58,7 @@ static int get_in_file(const struct geom *g, struct ekv_flash *f, const struct f
 		       size_t cap, size_t *vlen)
 {
 	struct file_searcher s;
-	uint8_t kbuf[1024];
+	uint8_t kbuf[EKV_KEY_SIZE_LIMIT];
 	struct rec_hdr h;
 	file_reader_init(&s.r, g, f, fs, pr);
 	int ok = file_searcher_start(&s);
@@ -136,7 +114,7 @@ int rec_seek_file(struct file_reader *r, const uint8_t *key, uint32_t klen, bool
 		  bool *found)
 {
 	struct file_searcher s;
-	uint8_t kbuf[1024];
+	uint8_t kbuf[EKV_KEY_SIZE_LIMIT];
 	struct rec_hdr h;
 	struct file_pos at;
 	*found = false;
@@ -200,7 +178,7 @@ int rec_engine_init(struct rec_engine *e, const struct geom *g, struct ekv_flash
 	int r = fm_init(&e->fm, g, f, seed);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < 5; i++)
+	for (uint32_t i = 0; i < EKV_BF_MAX + 1; i++)
 		page_reader_init(&e->readers[i], g, f, 0);
 	e->key_bufs = malloc((size_t)g->bf * g->max_key + 1);
 	if (!e->key_bufs) {
@@ -212,7 +190,7 @@ int rec_engine_init(struct rec_engine *e, const struct geom *g, struct ekv_flash
 
 void rec_engine_destroy(struct rec_engine *e)
 {
-	for (int i = 0; i < 5; i++)
+	for (uint32_t i = 0; i < EKV_BF_MAX + 1; i++)
 		page_reader_free(&e->readers[i]);
 	free(e->key_bufs);
 	e->key_bufs = NULL;
@@ -358,9 +336,9 @@ static int do_compact(struct rec_engine *en, const uint32_t *src, uint32_t n, ui
 	e = file_writer_open(&w, m, &en->readers[g->bf], dst);
 	if (e < 0)
 		goto out;
-	struct file_reader r[4];
-	struct key_slot k[4];
-	uint32_t trunc[4] = {0};
+	struct file_reader r[EKV_BF_MAX];
+	struct key_slot k[EKV_BF_MAX];
+	uint32_t trunc[EKV_BF_MAX] = {0};
 	for (uint32_t i = 0; i < n; i++) {
 		file_reader_init(&r[i], g, m->f, &m->files[src[i]], &en->readers[i]);
 		k[i].key = en->key_bufs + (size_t)i * g->max_key;
@@ -404,7 +382,7 @@ static int do_compact(struct rec_engine *en, const uint32_t *src, uint32_t n, ui
 		}
 		progress = true;
 		if (!(topmost && ks->h.is_delete)) {
-			uint8_t raw[4];
+			uint8_t raw[EKV_REC_HDR_MAX];
 			rec_hdr_encode(g, &ks->h, raw);
 			e = file_writer_write(&w, m, raw, g->rec_hdr_size);
 			if (e == 0)
@@ -461,7 +439,7 @@ out:
 
 int rec_compact(struct rec_engine *en)
 {
-	uint32_t src[4], n, dst;
+	uint32_t src[EKV_BF_MAX], n, dst;
 	int e = compact_find_work(&en->fm, src, &n, &dst);
 	if (e <= 0)
 		return e;
@@ -520,7 +498,7 @@ int rec_wtx_write(struct rec_engine *en, struct rec_wtx *tx, const uint8_t *key,
 		if (e == 0)
 			return EKV_ENOSPC;
 	}
-	uint8_t raw[4];
+	uint8_t raw[EKV_REC_HDR_MAX];
 	rec_hdr_encode(g, &h, raw);
 	e = file_writer_write(&tx->w, m, raw, g->rec_hdr_size);
 	if (e == 0)

@@ -13,13 +13,6 @@
 
 #include "file.h"
 
-struct rec_hdr {
-	uint32_t key_len, value_len;
-	bool is_delete;
-};
-
-int rec_hdr_decode(const struct geom *g, const uint8_t *raw, struct rec_hdr *h);
-void rec_hdr_encode(const struct geom *g, const struct rec_hdr *h, uint8_t *raw);
 int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 
 /* Point lookup in a snapshot's files: 0 found (*vlen set, value copied
@@ -36,7 +29,7 @@ int rec_seek_file(struct file_reader *r, const uint8_t *key, uint32_t klen, bool
 /* the writer side: file manager + page readers for compaction */
 struct rec_engine {
 	struct file_manager fm;
-	struct page_reader readers[5]; /* BF sources + 1 */
+	struct page_reader readers[EKV_BF_MAX + 1]; /* BF sources + the destination */
 	uint8_t *key_bufs;             /* BF key slots */
 };
 
@@ -52,7 +45,7 @@ struct rec_wtx {
 	struct file_writer w;
 	bool has_last_key;
 	uint32_t last_key_len;
-	uint8_t last_key[1024];
+	uint8_t last_key[EKV_KEY_SIZE_LIMIT];
 };
 
 int rec_wtx_write(struct rec_engine *e, struct rec_wtx *tx, const uint8_t *key, uint32_t klen,
