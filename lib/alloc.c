@@ -103,3 +103,17 @@ void alloc_pin(struct alloc *a, uint32_t page)
 	if (page < a->page_count)
 		a->pinned[page / 8] |= (uint8_t)(1u << (page % 8));
 }
+
+int page_ids_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page)
+{
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 16;
+		uint32_t *p = realloc(*a, c * sizeof(*p));
+		if (!p)
+			return EKV_ENOMEM;
+		*a = p;
+		*cap = c;
+	}
+	(*a)[(*n)++] = page;
+	return 0;
+}

@@ -41,4 +41,8 @@ uint32_t alloc_pinned_free(const struct alloc *a);
 void alloc_clear_pins(struct alloc *a);
 void alloc_pin(struct alloc *a, uint32_t page);
 
+/* Append page to the growable array of page ids *a (n used, cap
+ * allocated). */
+int page_ids_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page);
+
 #endif

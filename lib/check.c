@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
+#include "meta.h"
 #include "flash.h"
 #include "record.h"
 
@@ -137,85 +137,42 @@ static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 
 /* ---- meta log ----------------------------------------------------------------- */
 
-struct meta_entry {
-	uint8_t flags;
-	uint16_t last_page;
-	uint32_t first_seq;
-};
-
 struct meta_state {
-	struct meta_entry files[MAX_FILE_COUNT];
-	uint32_t chunks, entries;
-	bool torn;
-	uint32_t torn_offset;
+	struct file_meta files[MAX_FILE_COUNT]; /* last entry per file */
+	struct meta_log_end log;
+	struct reporter *dump;
 };
 
-/* Read a meta page's log the way the engine does (lenient at its end),
- * reporting each chunk to `dump` if given. */
+static int note_chunk(void *ctx, const struct meta_chunk *c)
+{
+	struct meta_state *ms = ctx;
+	if (ms->dump)
+		say(ms->dump, "  log chunk at %u: %u entries", c->offset, c->n);
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct file_meta fm;
+		file_meta_decode(c->entries + FILE_META_SIZE * i, &fm);
+		ms->files[fm.file_id] = fm;
+		if (!ms->dump)
+			continue;
+		if (fm.last_page == NO_PAGE)
+			say(ms->dump, "    file %u: empty", fm.file_id);
+		else
+			say(ms->dump, "    file %u: last page %u first seq %u flags 0x%02x", fm.file_id,
+			    fm.last_page, fm.first_seq, fm.flags);
+	}
+	return 0;
+}
+
+/* Read a meta page's log with the engine's parser, reporting each chunk to
+ * `dump` if given. */
 static int read_meta_log(const struct geom *g, struct ekv_flash *f, uint32_t page,
 			 uint32_t page_count, struct meta_state *ms, struct reporter *dump)
 {
-	struct page_reader r;
-	uint8_t hdr[8];
 	memset(ms, 0, sizeof(*ms));
 	for (uint32_t i = 0; i < MAX_FILE_COUNT; i++)
-		ms->files[i].last_page = NO_PAGE;
-	uint8_t *buf = malloc(g->chunk_max + 8);
-	if (!buf)
-		return EKV_ENOMEM;
-	page_reader_init(&r, g, f, 0);
-	r.lenient = true;
-	int e = page_reader_open(&r, page, META_MAGIC, hdr, g->meta_hdr_size);
-	/* each chunk advances the offset by at least the chunk header */
-	while (e >= 0) {
-		e = page_reader_at_eof(&r);
-		if (e != 0)
-			break;
-		uint32_t len = r.chunk_len, at = r.chunk_offset;
-		e = page_reader_read(&r, buf, len);
-		if (e < 0)
-			break;
-		bool ok = (uint32_t)e == len && len % FILE_META_SIZE == 0;
-		for (uint32_t i = 0; ok && i < len; i += FILE_META_SIZE) {
-			uint8_t id = buf[i];
-			uint16_t last = get_le16(buf + i + 2);
-			uint32_t first = get_le32(buf + i + 4);
-			ok = id < g->file_count &&
-			     (last != NO_PAGE ? last < page_count : first == 0);
-		}
-		if (!ok) {
-			ms->torn = true;
-			ms->torn_offset = at;
-			e = 0;
-			break;
-		}
-		ms->chunks++;
-		if (dump)
-			say(dump, "  log chunk at %u: %u entries", at, len / FILE_META_SIZE);
-		for (uint32_t i = 0; i < len; i += FILE_META_SIZE) {
-			struct meta_entry *m = &ms->files[buf[i]];
-			m->flags = buf[i + 1];
-			m->last_page = get_le16(buf + i + 2);
-			m->first_seq = get_le32(buf + i + 4);
-			ms->entries++;
-			if (dump) {
-				if (m->last_page == NO_PAGE)
-					say(dump, "    file %u: empty", buf[i]);
-				else
-					say(dump, "    file %u: last page %u first seq %u flags 0x%02x",
-					    buf[i], m->last_page, m->first_seq, m->flags);
-			}
-		}
-	}
-	if (r.torn_tail && !ms->torn) {
-		ms->torn = true;
-		ms->torn_offset = r.chunk_offset;
-	}
-	if (e > 0)
-		e = 0;
-	page_reader_free(&r);
-	free(buf);
-	return e;
+		ms->files[i] = (struct file_meta){.file_id = (uint8_t)i, .last_page = NO_PAGE};
+	ms->dump = dump;
+	return meta_log_read(g, f, page, page_count, note_chunk, ms, &ms->log);
 }
 
 /* ---- files ------------------------------------------------------------------- */
@@ -409,7 +366,7 @@ static const char *kind_name(const struct page_info *pi)
 
 /* Walk one file's chain from its last page back to its first seq and verify
  * pages, chunks, seqs, skiplists, record boundaries and (check_recs) records. */
-static int check_file(struct checker *c, uint32_t file, const struct meta_entry *me,
+static int check_file(struct checker *c, uint32_t file, const struct file_meta *me,
 		      bool check_recs, struct reporter *dump)
 {
 	const struct geom *g = c->g;
@@ -708,9 +665,9 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 				e = read_meta_log(&g, f, pg, g.page_count, &ms, dump);
 				if (e < 0)
 					goto out;
-				if (ms.torn)
+				if (ms.log.torn)
 					say(dump, "  log ends at %u (torn or implausible chunk)",
-					    ms.torn_offset);
+					    ms.log.end);
 				break;
 			case PK_DATA: {
 				struct page_reader pr;
@@ -784,9 +741,9 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 	e = read_meta_log(&g, f, newest->page, mpc, &ms, NULL);
 	if (e < 0)
 		goto out;
-	if (ms.torn)
+	if (ms.log.torn)
 		notice(rep, "meta page %u: the log ends in a torn or damaged commit at offset %u; "
-			    "the engine rolls it back", newest->page, ms.torn_offset);
+			    "the engine rolls it back", newest->page, ms.log.end);
 	for (uint32_t id = 0; id < g.file_count; id++) {
 		if (ms.files[id].last_page == NO_PAGE)
 			continue;

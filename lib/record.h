@@ -12,6 +12,7 @@
 #define EKV_RECORD_H
 
 #include "file.h"
+#include "meta.h"
 
 int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
 
