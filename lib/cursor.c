@@ -44,21 +44,13 @@ static void file_close(struct cursor_file *cf)
  * upper bound. */
 static int advance_head(ekv_cursor *c, struct cursor_file *cf)
 {
-	const struct geom *g = &c->db->g;
-	uint8_t raw[EKV_REC_HDR_MAX];
-	int e = file_reader_read(&cf->r, raw, g->rec_hdr_size);
+	int e = rec_read_head(&cf->r, &cf->h, cf->key);
 	if (e == FILE_EOF) {
 		file_close(cf);
 		return 0;
 	}
 	if (e < 0)
 		return e;
-	e = rec_hdr_decode(g, raw, &cf->h);
-	if (e < 0)
-		return e;
-	e = file_reader_read(&cf->r, cf->key, cf->h.key_len);
-	if (e)
-		return e == FILE_EOF ? EKV_ECORRUPT : e;
 	if (c->has_end && key_cmp(cf->key, cf->h.key_len, c->end, c->end_len) >= 0)
 		file_close(cf);
 	return 0;

@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include "record.h"
+#include "compact.h"
 #include "remote.h"
 
 struct snapshot {
