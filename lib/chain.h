@@ -22,7 +22,7 @@ struct file_state {
 	struct data_header last_hdr;
 	uint32_t first_seq, last_seq;
 	uint8_t flags;
-	bool dirty;   /* touched since mount (the crate's meta log quirk) */
+	bool touched_since_mount; /* the crate logs every such file at each commit */
 	bool changed; /* touched by the file-level transaction in progress */
 };
 

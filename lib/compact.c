@@ -14,38 +14,40 @@
 
 /* ---- engine --------------------------------------------------------------- */
 
-int rec_engine_init(struct rec_engine *e, const struct geom *g, struct ekv_flash *f,
+int rec_engine_init(struct rec_engine *en, const struct geom *g, struct ekv_flash *f,
 		    uint32_t seed)
 {
-	memset(e, 0, sizeof(*e));
-	int r = fm_init(&e->fm, g, f, seed);
-	if (r < 0)
-		return r;
+	memset(en, 0, sizeof(*en));
+	int e = fm_init(&en->fm, g, f, seed);
+	if (e < 0)
+		return e;
 	for (uint32_t i = 0; i < EKV_BF_MAX + 1; i++)
-		page_reader_init(&e->readers[i], g, f, 0);
-	e->key_bufs = malloc((size_t)g->bf * g->max_key + 1);
-	if (!e->key_bufs) {
-		rec_engine_destroy(e);
+		page_reader_init(&en->readers[i], g, f, 0);
+	en->key_bufs = malloc((size_t)g->bf * g->max_key + 1);
+	if (!en->key_bufs) {
+		rec_engine_destroy(en);
 		return EKV_ENOMEM;
 	}
 	return 0;
 }
 
-void rec_engine_destroy(struct rec_engine *e)
+void rec_engine_destroy(struct rec_engine *en)
 {
 	for (uint32_t i = 0; i < EKV_BF_MAX + 1; i++)
-		page_reader_free(&e->readers[i]);
-	free(e->key_bufs);
-	e->key_bufs = NULL;
-	fm_destroy(&e->fm);
+		page_reader_free(&en->readers[i]);
+	free(en->key_bufs);
+	en->key_bufs = NULL;
+	fm_destroy(&en->fm);
 }
 
+/* crate: record.rs Inner::file_id */
 static uint32_t file_id(const struct geom *g, uint32_t level, uint32_t i)
 {
 	return 1 + level * g->bf + i;
 }
 
-/* The first empty slot of a level with no non-empty slot after it. */
+/* The first empty slot of a level with no non-empty slot after it.
+ * crate: record.rs Inner::new_file_in_level */
 static int new_file_in_level(struct file_manager *m, uint32_t level)
 {
 	int res = -1;
@@ -69,7 +71,8 @@ static uint32_t level_file_count(struct file_manager *m, uint32_t level)
 	return n;
 }
 
-/* Find compaction work: sources src[] (n), destination *dst. 0 = none. */
+/* Find compaction work: sources src[] (n), destination *dst. 0 = none.
+ * crate: record.rs Inner::compact_find_work */
 static int compact_find_work(struct file_manager *m, uint32_t *src, uint32_t *n, uint32_t *dst)
 {
 	const struct geom *g = m->g;
@@ -164,6 +167,7 @@ static int copy_bytes(struct file_manager *m, struct file_reader *r, struct file
 	return 0;
 }
 
+/* crate: record.rs Inner::do_compact */
 static int do_compact(struct rec_engine *en, const uint32_t *src, uint32_t n, uint32_t dst)
 {
 	struct file_manager *m = &en->fm;
@@ -286,6 +290,7 @@ int rec_compact(struct rec_engine *en)
 	return e < 0 ? e : 1;
 }
 
+/* crate: record.rs Inner::ensure_write_transaction_started */
 static int wtx_start(struct rec_engine *en, struct rec_wtx *tx)
 {
 	struct file_manager *m = &en->fm;

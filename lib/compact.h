@@ -21,12 +21,12 @@ struct rec_engine {
 	uint8_t *key_bufs;             /* BF key slots */
 };
 
-int rec_engine_init(struct rec_engine *e, const struct geom *g, struct ekv_flash *f,
+int rec_engine_init(struct rec_engine *en, const struct geom *g, struct ekv_flash *f,
 		    uint32_t seed);
-void rec_engine_destroy(struct rec_engine *e);
+void rec_engine_destroy(struct rec_engine *en);
 
 /* One compaction step: 1 done, 0 no work, <0 error. */
-int rec_compact(struct rec_engine *e);
+int rec_compact(struct rec_engine *en);
 
 struct rec_wtx {
 	bool started;
@@ -36,9 +36,9 @@ struct rec_wtx {
 	uint8_t last_key[EKV_KEY_SIZE_LIMIT];
 };
 
-int rec_wtx_write(struct rec_engine *e, struct rec_wtx *tx, const uint8_t *key, uint32_t klen,
+int rec_wtx_write(struct rec_engine *en, struct rec_wtx *tx, const uint8_t *key, uint32_t klen,
 		  const uint8_t *value, uint32_t vlen, bool is_delete);
-int rec_wtx_commit(struct rec_engine *e, struct rec_wtx *tx);
-void rec_wtx_discard(struct rec_engine *e, struct rec_wtx *tx);
+int rec_wtx_commit(struct rec_engine *en, struct rec_wtx *tx);
+void rec_wtx_discard(struct rec_engine *en, struct rec_wtx *tx);
 
 #endif

@@ -38,6 +38,7 @@ uint32_t file_reader_curr_seq(const struct file_reader *r)
 	}
 }
 
+/* crate: file.rs FileReader::seek_seq */
 int file_reader_seek_seq(struct file_reader *r, uint32_t seq)
 {
 	struct page_ptr p;
@@ -71,6 +72,7 @@ int file_reader_seek_seq(struct file_reader *r, uint32_t seq)
 	return 0;
 }
 
+/* crate: file.rs FileReader::next_page */
 static int next_page(struct file_reader *r)
 {
 	bool was_reading = r->state == FR_READING;
@@ -156,13 +158,20 @@ void file_reader_restore(struct file_reader *r, const struct file_pos *pos)
 
 /* ---- searcher -------------------------------------------------------------- */
 
-#define TOO_MUCH_LEFT 2
-
-static int seek_to_page(struct file_searcher *s, uint32_t page, uint32_t target)
+/*
+ * Position the searcher at the first record boundary at or before target,
+ * walking back from page to the first page with a boundary.  0: positioned;
+ * *too_much_left: that boundary is not right of s->left (the crate's
+ * SearchSeekError::TooMuchLeft), nothing positioned; <0 error.
+ * crate: file.rs FileSearcher::seek_to_page
+ */
+static int seek_to_page(struct file_searcher *s, uint32_t page, uint32_t target,
+			bool *too_much_left)
 {
 	const struct geom *g = s->r.g;
 	uint32_t right_limit = s->right;
 	struct data_header h;
+	*too_much_left = false;
 	/* right_limit strictly decreases, so no page is visited twice */
 	for (;;) {
 		int e = read_data_header(g, s->r.f, page, &h);
@@ -170,8 +179,10 @@ static int seek_to_page(struct file_searcher *s, uint32_t page, uint32_t target)
 			return e == EKV_EIO ? e : EKV_ECORRUPT;
 		if (h.seq >= right_limit || h.seq > target)
 			return EKV_ECORRUPT;
-		if (h.seq <= s->left)
-			return TOO_MUCH_LEFT;
+		if (h.seq <= s->left) {
+			*too_much_left = true;
+			return 0;
+		}
 		if (h.record_boundary != NO_BOUNDARY)
 			break;
 		if (h.skiplist[0] == NO_PAGE)
@@ -188,8 +199,10 @@ static int seek_to_page(struct file_searcher *s, uint32_t page, uint32_t target)
 	uint32_t boundary_seq;
 	if (seq_add(h.seq, b, &boundary_seq) < 0 || boundary_seq >= right_limit)
 		return EKV_ECORRUPT;
-	if (boundary_seq <= s->left)
-		return TOO_MUCH_LEFT;
+	if (boundary_seq <= s->left) {
+		*too_much_left = true;
+		return 0;
+	}
 	e = page_reader_skip(s->r.pr, b);
 	if (e < 0)
 		return e;
@@ -206,6 +219,9 @@ static int seek_to_page(struct file_searcher *s, uint32_t page, uint32_t target)
 	return 0;
 }
 
+/* Try the skiplist entries of the right end from the highest useful one
+ * down: 1 positioned at a boundary, 0 at s->result for a linear scan.
+ * crate: file.rs FileSearcher::really_seek */
 static int really_seek(struct file_searcher *s)
 {
 	const struct geom *g = s->r.g;
@@ -219,11 +235,12 @@ static int really_seek(struct file_searcher *s)
 			if (page != NO_PAGE) {
 				uint32_t seq = skiplist_seq(g, s->right, i);
 				if (seq >= s->left) {
-					int e = seek_to_page(s, page, seq);
-					if (e == 0)
-						return 1;
-					if (e != TOO_MUCH_LEFT)
+					bool too_much_left;
+					int e = seek_to_page(s, page, seq, &too_much_left);
+					if (e < 0)
 						return e;
+					if (!too_much_left)
+						return 1;
 					if (seq_add(seq, 1, &s->left) < 0)
 						return EKV_ECORRUPT;
 				}
@@ -237,6 +254,7 @@ static int really_seek(struct file_searcher *s)
 	}
 }
 
+/* crate: file.rs FileSearcher::start */
 int file_searcher_start(struct file_searcher *s)
 {
 	const struct geom *g = s->r.g;
@@ -254,6 +272,7 @@ int file_searcher_start(struct file_searcher *s)
 	return really_seek(s);
 }
 
+/* crate: file.rs FileSearcher::seek */
 int file_searcher_seek(struct file_searcher *s, bool right)
 {
 	if (right) {
@@ -289,6 +308,7 @@ static int writer_new_page(struct file_writer *w, struct file_manager *m, uint32
 	return 0;
 }
 
+/* crate: file.rs FileWriter::new */
 int file_writer_open(struct file_writer *w, struct file_manager *m, struct page_reader *pr,
 		     uint32_t file)
 {
@@ -356,6 +376,7 @@ int file_writer_open(struct file_writer *w, struct file_manager *m, struct page_
 	return 0;
 }
 
+/* crate: file.rs FileWriter::flush_header */
 static int flush_header(struct file_writer *w, struct file_manager *m)
 {
 	const struct geom *g = m->g;
@@ -446,6 +467,7 @@ uint32_t file_writer_space_left_on_page(const struct file_writer *w, const struc
 	return g->payload_max > w->w.total_len ? g->payload_max - w->w.total_len : 0;
 }
 
+/* crate: file.rs FileWriter::commit */
 int file_writer_commit(struct file_writer *w, struct file_manager *m)
 {
 	if (!w->writing)
@@ -469,6 +491,7 @@ int file_writer_commit(struct file_writer *w, struct file_manager *m)
 	return 0;
 }
 
+/* crate: file.rs FileWriter::discard */
 void file_writer_discard(struct file_writer *w, struct file_manager *m)
 {
 	for (uint32_t i = 0; i < w->n_pages; i++)

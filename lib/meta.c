@@ -91,6 +91,7 @@ static int write_meta_header(struct file_manager *m, struct page_writer *w, uint
 	return flash_write(m->f, w->page, 0, buf, META_HDR_SPLIT);
 }
 
+/* crate: file.rs FileManager::format */
 int fm_format(struct file_manager *m)
 {
 	const struct geom *g = m->g;
@@ -285,6 +286,7 @@ int meta_candidate_cmp(const void *a, const void *b)
 	return x->page < y->page ? -1 : x->page > y->page;
 }
 
+/* crate: file.rs FileManager::mount */
 int fm_mount(struct file_manager *m)
 {
 	const struct geom *g = m->g;
@@ -400,7 +402,7 @@ void fm_touch(struct file_manager *m, uint32_t file)
 {
 	m->dirty = true;
 	m->files[file].changed = true;
-	m->files[file].dirty = true;
+	m->files[file].touched_since_mount = true;
 }
 
 void fm_set_flags(struct file_manager *m, uint32_t file, uint8_t flags)
@@ -423,6 +425,7 @@ void fm_rename(struct file_manager *m, uint32_t from, uint32_t to)
 	fm_touch(m, to);
 }
 
+/* crate: file.rs Transaction::truncate */
 int fm_truncate(struct file_manager *m, uint32_t file, uint32_t bytes)
 {
 	const struct geom *g = m->g;
@@ -464,7 +467,7 @@ int fm_truncate(struct file_manager *m, uint32_t file, uint32_t bytes)
 			return e;
 	}
 	if (seq == f->last_seq) {
-		*f = (struct file_state){.dirty = f->dirty};
+		*f = (struct file_state){.touched_since_mount = f->touched_since_mount};
 	} else {
 		f->first_seq = seq;
 	}
@@ -534,6 +537,7 @@ static bool is_pow2(uint32_t n)
 	return n && !(n & (n - 1));
 }
 
+/* crate: file.rs Transaction::commit */
 int fm_tx_commit(struct file_manager *m)
 {
 	const struct geom *g = m->g;
@@ -542,7 +546,7 @@ int fm_tx_commit(struct file_manager *m)
 	uint8_t entries[MAX_FILE_COUNT * 2 * FILE_META_SIZE];
 	uint32_t n = 0;
 	for (uint32_t id = 0; id < g->file_count; id++) {
-		bool log = m->rust_meta_log ? m->files[id].dirty : m->files[id].changed;
+		bool log = m->rust_meta_log ? m->files[id].touched_since_mount : m->files[id].changed;
 		if (log)
 			file_meta_of(m, id, entries + FILE_META_SIZE * n++);
 	}

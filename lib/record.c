@@ -95,6 +95,7 @@ static int seek_head(struct file_reader *r, const uint8_t *key, uint32_t klen, u
 	}
 }
 
+/* crate: record.rs Inner::read_in_file */
 static int get_in_file(const struct geom *g, struct ekv_flash *f, const struct file_state *fs,
 		       struct page_reader *pr, const uint8_t *key, uint32_t klen, uint8_t *value,
 		       size_t cap, size_t *vlen)
