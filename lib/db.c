@@ -19,6 +19,7 @@
 
 #include "db.h"
 #include "flash.h"
+#include "invariant.h"
 
 const char *ekv_strerror(int err)
 {
@@ -74,8 +75,19 @@ void ekv_options_default(struct ekv_options *o)
 
 /* ---- snapshots and pins -------------------------------------------------- */
 
+/* For EKV_ASSERT in *_locked functions: the handle mutex is held (by some
+ * thread: a default mutex cannot say by which). */
+static inline bool lock_held(ekv_db *db)
+{
+	if (pthread_mutex_trylock(&db->lock) != 0)
+		return true;
+	pthread_mutex_unlock(&db->lock);
+	return false;
+}
+
 static void snapshot_unlink_locked(ekv_db *db, struct snapshot *s)
 {
+	EKV_ASSERT(lock_held(db));
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	free(s);
@@ -105,6 +117,7 @@ void db_snapshot_put(ekv_db *db, struct snapshot *s)
 
 static int limbo_add_locked(ekv_db *db, uint32_t page, uint64_t gen)
 {
+	EKV_ASSERT(lock_held(db));
 	if (db->n_limbo == db->cap_limbo) {
 		uint32_t cap = db->cap_limbo ? db->cap_limbo * 2 : 64;
 		struct limbo_entry *l = realloc(db->limbo, cap * sizeof(*l));
@@ -156,6 +169,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 
 static void refresh_pins_locked(ekv_db *db)
 {
+	EKV_ASSERT(lock_held(db));
 	if (!db->pins_stale)
 		return;
 	uint64_t min_gen = UINT64_MAX;
@@ -189,6 +203,7 @@ static void deadline_after(struct timespec *ts, int ms)
 /* Wait on the handle's condition; false on timeout. Called locked. */
 static bool wait_locked(ekv_db *db, const struct timespec *deadline)
 {
+	EKV_ASSERT(lock_held(db));
 	if (!deadline) {
 		pthread_cond_wait(&db->cond, &db->lock);
 		return true;
@@ -252,6 +267,7 @@ static void slot_release(ekv_db *db)
  * process committed.  Called holding a process lock. */
 static void check_foreign_changes_locked(ekv_db *db)
 {
+	EKV_ASSERT(lock_held(db));
 	if (flash_changed(db->f, &db->token, db->have_token) > 0)
 		db->stale = true;
 	db->have_token = true;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "flash.h"
+#include "invariant.h"
 #include "meta.h"
 
 /* ---- manager --------------------------------------------------------------- */
@@ -563,6 +564,7 @@ int fm_tx_commit(struct file_manager *m)
 			memcpy(entries + FILE_META_SIZE * n, entries + FILE_META_SIZE * (n - 1),
 			       FILE_META_SIZE);
 	}
+	EKV_ASSERT(n <= 2 * MAX_FILE_COUNT);
 	bool full = !m->meta_clean;
 	if (!full && n) {
 		struct page_writer w;

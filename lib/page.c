@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "flash.h"
+#include "invariant.h"
 #include "page.h"
 
 /* Read the page header and the higher-layer header (and extra bytes after
@@ -396,6 +397,7 @@ int page_writer_write(struct page_writer *w, const void *data, uint32_t len)
 	memcpy(w->align_buf, p, left);
 	w->chunk_pos += left;
 	w->total_len += n;
+	EKV_ASSERT(w->chunk_pos <= g->chunk_max);
 	if (w->chunk_pos >= g->chunk_max) {
 		e = page_writer_commit(w);
 		if (e < 0)
@@ -407,6 +409,7 @@ int page_writer_write(struct page_writer *w, const void *data, uint32_t len)
 int page_writer_commit(struct page_writer *w)
 {
 	const struct geom *g = w->g;
+	EKV_ASSERT(w->chunk_pos <= g->chunk_max);
 	if (w->chunk_pos == 0)
 		return 0;
 	int e = page_writer_erase_if_needed(w);
