@@ -3,14 +3,13 @@
  * db.c — the public handle: open/close, format/mount, read and write
  * transactions, and the machinery that lets them run at the same time.
  *
- * Concurrency model: the committed state is an immutable, refcounted
- * snapshot (the file table).  Readers take a reference under the handle
- * mutex and then read flash without any lock.  The single writer (the
- * "writer slot", held from ekv_wtx_begin to commit/abort) owns the engine;
- * each durable file-level transaction publishes a new snapshot.  Pages freed
- * by a commit stay pinned — not allocatable, so not erased — while a
- * snapshot older than that commit is alive.  A commit therefore never waits
- * for readers; a writer that needs pinned pages waits (bounded) for them.
+ * Owns: the snapshots (refcounted file tables), limbo and pins, the writer
+ * slot and this handle's share of the process lock.  The model — readers
+ * never wait for the writer, a commit never waits for readers, pages a
+ * snapshot may read are never erased — is explained in docs/DESIGN.md §3
+ * (snapshots, pins, limbo) and §4 (writer slot, process lock).
+ * Must never: let the engine run outside the writer slot, or erase a page
+ * a live snapshot may read.
  */
 #include <stdlib.h>
 #include <string.h>

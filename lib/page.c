@@ -2,12 +2,12 @@
 /*
  * page.c — page headers, chunk iteration, page reader and page writer.
  *
- * Power-loss argument: a chunk becomes visible only when its header is
- * programmed, and that happens after all of its data.  A page becomes valid
- * only when its page header is programmed; callers decide whether that is
- * the first write (data pages of unreachable files) or the last (meta
- * rollover, see file.c).  Every length read from flash is bounded by the
- * page size before it is used.
+ * Power-loss argument (docs/DESIGN.md §2): a chunk becomes visible only when
+ * its header is programmed, and that happens after all of its data.  A page
+ * becomes valid only when its page header is programmed; callers decide
+ * whether that is the first write (data pages of unreachable files) or the
+ * last (meta rollover, meta.c).  Every length read from flash is bounded by
+ * the page size before it is used.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * powercut.c — the power-cut sweep (issue 3): proves that cutting power at
+ * powercut.c — the power-cut sweep (docs/DESIGN.md §2): proves that cutting power at
  * any program or erase operation never loses or half-applies a transaction.
  *
  * How it works
