@@ -61,27 +61,41 @@ static void scan(ekv_cursor *c, char *out, size_t cap)
 	assert_int_equal(ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl), 0);
 }
 
-static void range(struct tdb *t, const char *start, size_t sl, const char *end, size_t el,
-		  char *out, size_t cap)
+/* The scan of [start, end) (NULL: unbounded) or, with is_prefix, of the keys
+ * starting with start must be `want`. */
+static void expect(struct tdb *t, bool is_prefix, const char *start, size_t sl,
+		   const char *end, size_t el, const char *want)
 {
 	ekv_rtx *r;
 	ekv_cursor *c;
+	char out[1024];
 	assert_int_equal(ekv_rtx_begin(t->db, &r), 0);
-	assert_int_equal(ekv_cursor_open(r, start, sl, end, el, &c), 0);
-	scan(c, out, cap);
+	if (is_prefix)
+		assert_int_equal(ekv_cursor_open_prefix(r, start, sl, &c), 0);
+	else
+		assert_int_equal(ekv_cursor_open(r, start, sl, end, el, &c), 0);
+	scan(c, out, sizeof(out));
 	ekv_cursor_close(c);
 	ekv_rtx_end(r);
+	assert_string_equal(out, want);
 }
 
-static void prefix(struct tdb *t, const char *p, size_t pl, char *out, size_t cap)
+static int setup(void **state)
 {
-	ekv_rtx *r;
-	ekv_cursor *c;
-	assert_int_equal(ekv_rtx_begin(t->db, &r), 0);
-	assert_int_equal(ekv_cursor_open_prefix(r, p, pl, &c), 0);
-	scan(c, out, cap);
-	ekv_cursor_close(c);
-	ekv_rtx_end(r);
+	static uint32_t seed = 11;
+	struct tdb *t = malloc(sizeof(*t));
+	if (!t)
+		return -1;
+	tdb_new(t, NULL, seed++);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tdb_free(*state);
+	free(*state);
+	return 0;
 }
 
 /* Files holding data (each write transaction makes a new one until
@@ -98,116 +112,81 @@ static uint32_t files_in_use(struct tdb *t)
 
 static void test_merge_yields_key_order_across_files_newest_value_wins(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 11);
+	struct tdb *t = *state;
 	/* three files, keys interleaved between them */
-	commit(&t, (struct op[]){PUT("b", "1"), PUT("e", "1"), PUT("h", "1")}, 3);
-	commit(&t, (struct op[]){PUT("a", "2"), PUT("e", "2"), PUT("i", "2")}, 3);
-	commit(&t, (struct op[]){PUT("c", "3"), PUT("e", "3"), PUT("h", "3")}, 3);
-	assert_true(files_in_use(&t) >= 2);
-	char out[512];
-	range(&t, NULL, 0, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "a=2;b=1;c=3;e=3;h=3;i=2;");
+	commit(t, (struct op[]){PUT("b", "1"), PUT("e", "1"), PUT("h", "1")}, 3);
+	commit(t, (struct op[]){PUT("a", "2"), PUT("e", "2"), PUT("i", "2")}, 3);
+	commit(t, (struct op[]){PUT("c", "3"), PUT("e", "3"), PUT("h", "3")}, 3);
+	assert_true(files_in_use(t) >= 2);
+	expect(t, false, NULL, 0, NULL, 0, "a=2;b=1;c=3;e=3;h=3;i=2;");
 	/* a prefix of another key sorts first; bytes compare unsigned */
-	commit(&t, (struct op[]){PUT("c\x00", "4"), PUT("cc", "4"), PUT("c\x80", "4")}, 3);
-	range(&t, "c", 1, "d", 1, out, sizeof(out));
-	assert_string_equal(out, "c=3;c\\x00=4;cc=4;c\\x80=4;");
-	tdb_free(&t);
+	commit(t, (struct op[]){PUT("c\x00", "4"), PUT("cc", "4"), PUT("c\x80", "4")}, 3);
+	expect(t, false, "c", 1, "d", 1, "c=3;c\\x00=4;cc=4;c\\x80=4;");
 }
 
 static void test_tombstones_hide_older_values_and_are_never_yielded(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 12);
-	commit(&t, (struct op[]){PUT("a", "1"), PUT("b", "1"), PUT("c", "1"), PUT("d", "1")}, 4);
-	commit(&t, (struct op[]){DEL("a"), DEL("c"), DEL("x")}, 3);
-	char out[512];
-	range(&t, NULL, 0, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "b=1;d=1;");
+	struct tdb *t = *state;
+	commit(t, (struct op[]){PUT("a", "1"), PUT("b", "1"), PUT("c", "1"), PUT("d", "1")}, 4);
+	commit(t, (struct op[]){DEL("a"), DEL("c"), DEL("x")}, 3);
+	expect(t, false, NULL, 0, NULL, 0, "b=1;d=1;");
 	/* put again after the delete: the newest file decides */
-	commit(&t, (struct op[]){PUT("c", "2")}, 1);
-	range(&t, NULL, 0, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "b=1;c=2;d=1;");
+	commit(t, (struct op[]){PUT("c", "2")}, 1);
+	expect(t, false, NULL, 0, NULL, 0, "b=1;c=2;d=1;");
 	/* a tombstone newer than the put hides it again, also at a range start */
-	commit(&t, (struct op[]){DEL("b"), DEL("c")}, 2);
-	range(&t, "b", 1, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "d=1;");
+	commit(t, (struct op[]){DEL("b"), DEL("c")}, 2);
+	expect(t, false, "b", 1, NULL, 0, "d=1;");
 	/* everything deleted: an empty scan, whatever the files still hold */
-	commit(&t, (struct op[]){DEL("d")}, 1);
-	range(&t, NULL, 0, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "");
+	commit(t, (struct op[]){DEL("d")}, 1);
+	expect(t, false, NULL, 0, NULL, 0, "");
 	/* and after compaction merged the files (tombstones dropped at the top) */
-	for (int i = 0; i < 100 && ekv_compact(t.db) == 1; i++)
+	for (int i = 0; i < 100 && ekv_compact(t->db) == 1; i++)
 		;
-	range(&t, NULL, 0, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "");
-	tdb_free(&t);
+	expect(t, false, NULL, 0, NULL, 0, "");
 }
 
 static void test_ranges_are_half_open(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 13);
-	commit(&t, (struct op[]){PUT("a", "1"), PUT("b", "1"), PUT("c", "1")}, 3);
-	commit(&t, (struct op[]){PUT("bb", "2"), PUT("d", "2")}, 2);
-	char out[512];
-	range(&t, "b", 1, "c", 1, out, sizeof(out));
-	assert_string_equal(out, "b=1;bb=2;");
-	range(&t, "ba", 2, "d", 1, out, sizeof(out));
-	assert_string_equal(out, "bb=2;c=1;");
-	range(&t, "c", 1, "c", 1, out, sizeof(out));
-	assert_string_equal(out, "");
-	range(&t, "z", 1, NULL, 0, out, sizeof(out));
-	assert_string_equal(out, "");
-	range(&t, NULL, 0, "a", 1, out, sizeof(out));
-	assert_string_equal(out, "");
+	struct tdb *t = *state;
+	commit(t, (struct op[]){PUT("a", "1"), PUT("b", "1"), PUT("c", "1")}, 3);
+	commit(t, (struct op[]){PUT("bb", "2"), PUT("d", "2")}, 2);
+	expect(t, false, "b", 1, "c", 1, "b=1;bb=2;");
+	expect(t, false, "ba", 2, "d", 1, "bb=2;c=1;");
+	expect(t, false, "c", 1, "c", 1, "");
+	expect(t, false, "z", 1, NULL, 0, "");
+	expect(t, false, NULL, 0, "a", 1, "");
 	/* an empty end key is below every key */
-	range(&t, NULL, 0, "", 0, out, sizeof(out));
-	assert_string_equal(out, "");
-	tdb_free(&t);
+	expect(t, false, NULL, 0, "", 0, "");
 }
 
 static void test_prefix_ends_past_trailing_0xff_bytes(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 14);
-	commit(&t, (struct op[]){PUT("a", "1"), PUT("a\xff", "1"), PUT("a\xff\x00", "1"),
+	struct tdb *t = *state;
+	commit(t, (struct op[]){PUT("a", "1"), PUT("a\xff", "1"), PUT("a\xff\x00", "1"),
 				 PUT("a\xff\xff", "1"), PUT("b", "1")}, 5);
-	commit(&t, (struct op[]){PUT("\xff", "2"), PUT("\xff\x01", "2"), PUT("\xff\xff", "2"),
+	commit(t, (struct op[]){PUT("\xff", "2"), PUT("\xff\x01", "2"), PUT("\xff\xff", "2"),
 				 PUT("\xff\xff\xff", "2")}, 4);
-	char out[512];
 	/* "a\xff" ends at "b" (the last byte carries into the one before it) */
-	prefix(&t, "a\xff", 2, out, sizeof(out));
-	assert_string_equal(out, "a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;");
-	prefix(&t, "a", 1, out, sizeof(out));
-	assert_string_equal(out, "a=1;a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;");
+	expect(t, true, "a\xff", 2, NULL, 0, "a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;");
+	expect(t, true, "a", 1, NULL, 0, "a=1;a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;");
 	/* all 0xff: no key is above every key with this prefix, so no end */
-	prefix(&t, "\xff\xff", 2, out, sizeof(out));
-	assert_string_equal(out, "\\xff\\xff=2;\\xff\\xff\\xff=2;");
-	prefix(&t, "\xff", 1, out, sizeof(out));
-	assert_string_equal(out, "\\xff=2;\\xff\\x01=2;\\xff\\xff=2;\\xff\\xff\\xff=2;");
+	expect(t, true, "\xff\xff", 2, NULL, 0, "\\xff\\xff=2;\\xff\\xff\\xff=2;");
+	expect(t, true, "\xff", 1, NULL, 0, "\\xff=2;\\xff\\x01=2;\\xff\\xff=2;\\xff\\xff\\xff=2;");
 	/* the empty prefix: everything */
-	prefix(&t, "", 0, out, sizeof(out));
-	assert_int_equal(strlen(out), strlen("a=1;a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;b=1;"
-					     "\\xff=2;\\xff\\x01=2;\\xff\\xff=2;\\xff\\xff\\xff=2;"));
-	tdb_free(&t);
+	expect(t, true, "", 0, NULL, 0,
+	       "a=1;a\\xff=1;a\\xff\\x00=1;a\\xff\\xff=1;b=1;"
+	       "\\xff=2;\\xff\\x01=2;\\xff\\xff=2;\\xff\\xff\\xff=2;");
 }
 
 static void test_prefix_of_the_largest_key_size(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 15);
+	struct tdb *t = *state;
 	char key[64];
 	memset(key, 0xff, sizeof(key));
-	commit(&t, (struct op[]){{key, sizeof(key), "max"}}, 1);
+	commit(t, (struct op[]){{key, sizeof(key), "max"}}, 1);
 	ekv_rtx *r;
 	ekv_cursor *c;
-	assert_int_equal(ekv_rtx_begin(t.db, &r), 0);
+	assert_int_equal(ekv_rtx_begin(t->db, &r), 0);
 	assert_int_equal(ekv_cursor_open_prefix(r, key, sizeof(key), &c), 0);
 	uint8_t k[64], v[8];
 	size_t kl, vl;
@@ -220,19 +199,16 @@ static void test_prefix_of_the_largest_key_size(void **state)
 	memset(longer, 'x', sizeof(longer));
 	assert_int_equal(ekv_cursor_open_prefix(r, longer, sizeof(longer), &c), EKV_ETOOBIG);
 	ekv_rtx_end(r);
-	tdb_free(&t);
 }
 
 static void test_erange_reports_lengths_and_does_not_advance(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 16);
-	commit(&t, (struct op[]){PUT("key1", "value-one"), PUT("key2", "v2")}, 2);
-	commit(&t, (struct op[]){PUT("key1", "value-1")}, 1);
+	struct tdb *t = *state;
+	commit(t, (struct op[]){PUT("key1", "value-one"), PUT("key2", "v2")}, 2);
+	commit(t, (struct op[]){PUT("key1", "value-1")}, 1);
 	ekv_rtx *r;
 	ekv_cursor *c;
-	assert_int_equal(ekv_rtx_begin(t.db, &r), 0);
+	assert_int_equal(ekv_rtx_begin(t->db, &r), 0);
 	assert_int_equal(ekv_cursor_open(r, NULL, 0, NULL, 0, &c), 0);
 	char k[16], v[16];
 	size_t kl = 0, vl = 0;
@@ -255,22 +231,19 @@ static void test_erange_reports_lengths_and_does_not_advance(void **state)
 	assert_int_equal(ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl), 0);
 	ekv_cursor_close(c);
 	ekv_rtx_end(r);
-	tdb_free(&t);
 }
 
 static void test_cursor_keeps_its_snapshot_across_commits_and_compaction(void **state)
 {
-	(void)state;
-	struct tdb t;
-	tdb_new(&t, NULL, 17);
+	struct tdb *t = *state;
 	char key[16], val[16];
 	for (int i = 0; i < 40; i++) {
 		snprintf(key, sizeof(key), "k%03d", i);
-		assert_int_equal(tdb_put(&t, key, "old"), 0);
+		assert_int_equal(tdb_put(t, key, "old"), 0);
 	}
 	ekv_rtx *r;
 	ekv_cursor *c;
-	assert_int_equal(ekv_rtx_begin(t.db, &r), 0);
+	assert_int_equal(ekv_rtx_begin(t->db, &r), 0);
 	assert_int_equal(ekv_cursor_open(r, NULL, 0, NULL, 0, &c), 0);
 	ekv_rtx_end(r); /* the cursor outlives its read transaction */
 	uint8_t k[16], v[16];
@@ -280,9 +253,9 @@ static void test_cursor_keeps_its_snapshot_across_commits_and_compaction(void **
 	for (int i = 0; i < 40; i++) {
 		snprintf(key, sizeof(key), "k%03d", i);
 		snprintf(val, sizeof(val), "new%d", i);
-		assert_int_equal(i % 2 ? tdb_del(&t, key) : tdb_put(&t, key, val), 0);
+		assert_int_equal(i % 2 ? tdb_del(t, key) : tdb_put(t, key, val), 0);
 	}
-	for (int i = 0; i < 100 && ekv_compact(t.db) == 1; i++)
+	for (int i = 0; i < 100 && ekv_compact(t->db) == 1; i++)
 		;
 	int n = 1;
 	while (ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl) == 1) {
@@ -295,21 +268,20 @@ static void test_cursor_keeps_its_snapshot_across_commits_and_compaction(void **
 	}
 	assert_int_equal(n, 40);
 	ekv_cursor_close(c);
-	assert_string_equal(tdb_get(&t, "k002"), "new2");
-	assert_null(tdb_get(&t, "k003"));
-	tdb_free(&t);
+	assert_string_equal(tdb_get(t, "k002"), "new2");
+	assert_null(tdb_get(t, "k003"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge_yields_key_order_across_files_newest_value_wins),
-		cmocka_unit_test(test_tombstones_hide_older_values_and_are_never_yielded),
-		cmocka_unit_test(test_ranges_are_half_open),
-		cmocka_unit_test(test_prefix_ends_past_trailing_0xff_bytes),
-		cmocka_unit_test(test_prefix_of_the_largest_key_size),
-		cmocka_unit_test(test_erange_reports_lengths_and_does_not_advance),
-		cmocka_unit_test(test_cursor_keeps_its_snapshot_across_commits_and_compaction),
+		cmocka_unit_test_setup_teardown(test_merge_yields_key_order_across_files_newest_value_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tombstones_hide_older_values_and_are_never_yielded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges_are_half_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_ends_past_trailing_0xff_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_of_the_largest_key_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erange_reports_lengths_and_does_not_advance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_keeps_its_snapshot_across_commits_and_compaction, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

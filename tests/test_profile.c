@@ -13,33 +13,32 @@
 
 #include "ekv.h"
 
-/* Profile fields a row changes from ekv_profile_default(). */
+/* Profile fields a row changes from ekv_profile_default() (0: unchanged). */
 struct change {
 	uint32_t page_size, page_count, max_page_count, align, max_chunk_size;
 	uint32_t branching_factor, max_key_size, max_value_size, scratch_plus1;
 	bool crc, erase_zero;
 };
 
+#define FIELD(name) {offsetof(struct change, name), offsetof(struct ekv_profile, name)}
+static const struct {
+	size_t in_change, in_profile;
+} u32_fields[] = {
+	FIELD(page_size),        FIELD(page_count),       FIELD(max_page_count),
+	FIELD(align),            FIELD(max_chunk_size),   FIELD(branching_factor),
+	FIELD(max_key_size),     FIELD(max_value_size),
+};
+
 static struct ekv_profile profile_of(const struct change *c)
 {
 	struct ekv_profile p;
 	ekv_profile_default(&p);
-	if (c->page_size)
-		p.page_size = c->page_size;
-	if (c->page_count)
-		p.page_count = c->page_count;
-	if (c->max_page_count)
-		p.max_page_count = c->max_page_count;
-	if (c->align)
-		p.align = c->align;
-	if (c->max_chunk_size)
-		p.max_chunk_size = c->max_chunk_size;
-	if (c->branching_factor)
-		p.branching_factor = c->branching_factor;
-	if (c->max_key_size)
-		p.max_key_size = c->max_key_size;
-	if (c->max_value_size)
-		p.max_value_size = c->max_value_size;
+	for (size_t i = 0; i < sizeof(u32_fields) / sizeof(u32_fields[0]); i++) {
+		uint32_t v;
+		memcpy(&v, (const char *)c + u32_fields[i].in_change, sizeof(v));
+		if (v)
+			memcpy((char *)&p + u32_fields[i].in_profile, &v, sizeof(v));
+	}
 	if (c->scratch_plus1)
 		p.scratch_page_count = c->scratch_plus1 - 1;
 	p.crc = c->crc;
@@ -218,13 +217,14 @@ static void test_message_buffer_is_optional_and_cleared(void **state)
 	assert_int_equal(strlen(msg), sizeof(msg) - 1);
 }
 
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_derived_sizes_match_format_md),
+	cmocka_unit_test(test_default_profile_is_the_crates),
+	cmocka_unit_test(test_impossible_profiles_are_rejected_with_the_reason),
+	cmocka_unit_test(test_message_buffer_is_optional_and_cleared),
+};
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_derived_sizes_match_format_md),
-		cmocka_unit_test(test_default_profile_is_the_crates),
-		cmocka_unit_test(test_impossible_profiles_are_rejected_with_the_reason),
-		cmocka_unit_test(test_message_buffer_is_optional_and_cleared),
-	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
