@@ -595,7 +595,12 @@ int check_run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what
 				if (e < 0)
 					goto out;
 				if (ms.log.torn)
-					say(dump, "  log ends at %u (torn or implausible chunk)",
+					say(dump, "  log ends at %u in a torn append", ms.log.end);
+				else if (ms.log.damaged)
+					say(dump, "  log damaged at %u: %u commits lost", ms.log.end,
+					    ms.log.lost_chunks);
+				else if (ms.log.noise)
+					say(dump, "  log ends at %u, followed by bytes no append wrote",
 					    ms.log.end);
 				break;
 			case PK_DATA: {
@@ -671,8 +676,17 @@ int check_run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what
 	if (e < 0)
 		goto out;
 	if (ms.log.torn)
-		notice(rep, "meta page %u: the log ends in a torn or damaged commit at offset %u; "
+		notice(rep, "meta page %u: the log ends in a torn commit at offset %u (a power cut); "
 			    "the engine rolls it back", newest->page, ms.log.end);
+	else if (ms.log.damaged)
+		damage(rep, "meta page %u: the commit logged at offset %u is damaged%s; %u committed "
+			    "transactions from there on cannot be used", newest->page, ms.log.end,
+		       ms.log.lost_chunks > 1 ? " and valid ones follow it" : "",
+		       ms.log.lost_chunks);
+	else if (ms.log.noise)
+		notice(rep, "meta page %u: bytes after its log (offset %u) are not erased, though no "
+			    "commit wrote them; the next commit moves to a new meta page",
+		       newest->page, ms.log.end);
 	for (uint32_t id = 0; id < g.file_count; id++) {
 		if (ms.files[id].last_page == NO_PAGE)
 			continue;
@@ -705,6 +719,7 @@ int check_run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what
 		goto out;
 	int me = fm_mount(&fm);
 	uint32_t mounted_page = fm.meta_page, mounted_seq = fm.meta_seq;
+	struct fm_recovery rec = fm.recovery;
 	fm_destroy(&fm);
 	if (me == EKV_EIO || me == EKV_ENOMEM) {
 		e = me;
@@ -714,9 +729,15 @@ int check_run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what
 		damage(rep, "the engine cannot mount this image: %s", ekv_strerror(me));
 	} else {
 		res->mounted = true;
-		if (mounted_page != newest->page)
-			damage(rep, "the newest state (meta page %u, seq %u) does not verify: the engine "
-				    "falls back to meta page %u (seq %u) and later commits are lost",
+		if (rec.damaged)
+			damage(rep, "the newest state (meta page %u, seq %u) is damaged: the engine falls "
+				    "back to meta page %u (seq %u); %u commits and the newest state of "
+				    "%u files are lost (with --on-damage refuse it does not mount)",
+			       rec.page, rec.seq, mounted_page, mounted_seq, rec.lost_chunks,
+			       rec.lost_files);
+		else if (mounted_page != newest->page)
+			notice(rep, "meta page %u (seq %u) has no valid log: a stale meta page whose "
+				    "erase was interrupted; the engine uses meta page %u (seq %u)",
 			       newest->page, newest->seq, mounted_page, mounted_seq);
 	}
 	e = 0;

@@ -358,6 +358,10 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 		db->o = *o;
 	else
 		ekv_options_default(&db->o);
+	if ((unsigned)db->o.on_damage > EKV_ON_DAMAGE_REFUSE) {
+		free(db);
+		return EKV_EINVAL;
+	}
 	db->f = flash;
 	uint32_t seed = db->o.seed;
 	if (!db->o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -368,6 +372,8 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 		return e;
 	}
 	db->en.fm.rust_meta_log = db->o.rust_meta_log;
+	db->en.fm.refuse_damage = db->o.on_damage == EKV_ON_DAMAGE_REFUSE ||
+				  (db->o.on_damage == EKV_ON_DAMAGE_AUTO && p->crc);
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
@@ -488,6 +494,11 @@ int ekv_stat(ekv_db *db, struct ekv_stat *st)
 		st->pages_pinned = alloc_pinned_free(&m->alloc);
 		st->meta_page = m->meta_page;
 		st->meta_seq = m->meta_seq;
+		st->damaged = m->recovery.damaged;
+		st->damaged_meta_page = m->recovery.page;
+		st->damaged_meta_seq = m->recovery.seq;
+		st->lost_commits = m->recovery.lost_chunks;
+		st->lost_files = m->recovery.lost_files;
 		st->file_count = db->g.file_count;
 		for (uint32_t i = 0; i < db->g.file_count; i++) {
 			const struct file_state *f = &m->files[i];

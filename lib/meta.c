@@ -135,62 +135,6 @@ int fm_format(struct file_manager *m)
 	return 0;
 }
 
-int meta_log_read(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t page_count,
-		  meta_chunk_fn fn, void *ctx, struct meta_log_end *out)
-{
-	struct page_reader r;
-	uint8_t hdr[EKV_META_HDR_SIZE];
-	*out = (struct meta_log_end){0};
-	uint8_t *buf = malloc(g->chunk_max);
-	if (!buf)
-		return EKV_ENOMEM;
-	page_reader_init(&r, g, f, 0);
-	r.lenient = true;
-	int e = page_reader_open(&r, page, META_MAGIC, hdr, g->meta_hdr_size);
-	bool torn = false;
-	/* each chunk advances the offset by at least the chunk header */
-	while (e >= 0) {
-		e = page_reader_at_eof(&r);
-		if (e != 0)
-			break;
-		struct meta_chunk c = {.offset = r.chunk_offset, .entries = buf};
-		uint32_t len = r.chunk_len;
-		e = page_reader_read(&r, buf, len);
-		if (e < 0)
-			break;
-		bool ok = (uint32_t)e == len && len % FILE_META_SIZE == 0;
-		for (uint32_t i = 0; ok && i < len; i += FILE_META_SIZE) {
-			struct file_meta fmeta;
-			file_meta_decode(buf + i, &fmeta);
-			ok = file_meta_valid(g, page_count, &fmeta);
-		}
-		if (!ok) {
-			torn = true;
-			r.chunk_offset = c.offset;
-			e = 0;
-			break;
-		}
-		c.n = len / FILE_META_SIZE;
-		out->chunks++;
-		if (fn) {
-			e = fn(ctx, &c);
-			if (e < 0)
-				break;
-		}
-	}
-	if (e >= 0) {
-		e = 0;
-		out->end = r.chunk_offset < g->page_size ? r.chunk_offset : g->page_size;
-		out->torn = torn || r.torn_tail;
-		out->clean = !out->torn;
-		if (out->clean && out->end < g->page_size)
-			e = page_tail_is_erased(g, f, page, out->end, &out->clean);
-	}
-	page_reader_free(&r);
-	free(buf);
-	return e;
-}
-
 /* mount: the last entry per file wins */
 static int apply_chunk(void *ctx, const struct meta_chunk *c)
 {
@@ -204,27 +148,30 @@ static int apply_chunk(void *ctx, const struct meta_chunk *c)
 }
 
 /*
- * Mount the state of one meta page.  *weak is set when the page has no valid
- * log chunk but is not erased after its header: that is what a stale meta
- * page looks like after an interrupted erase kept its header (fm_mount).
+ * Mount the state of one meta page: its log (into metas, *log says how it
+ * ended) and every file's chain.  *weak is set when the page has no valid
+ * log chunk but is not erased after its header and holds no damaged
+ * commits: that is what a stale meta page looks like after an interrupted
+ * erase kept its header (fm_mount).
  */
-static int mount_candidate(struct file_manager *m, uint32_t meta, uint32_t seq,
-			   uint32_t page_count, uint32_t random, bool *weak)
+static int mount_candidate(struct file_manager *m, const struct meta_candidate *c,
+			   uint32_t random, bool *weak, struct meta_log_end *log,
+			   struct file_meta *metas)
 {
 	const struct geom *g = m->g;
-	struct file_meta metas[MAX_FILE_COUNT];
-	struct meta_log_end log;
+	uint32_t meta = c->page, page_count = c->page_count;
 	*weak = false;
+	*log = (struct meta_log_end){0};
 	if (page_count == 0 || page_count > g->page_count || meta >= page_count)
 		return EKV_ECORRUPT;
 	alloc_reset(&m->alloc, page_count, random);
 	alloc_mark_used(&m->alloc, meta);
 	for (uint32_t i = 0; i < g->file_count; i++)
 		metas[i] = (struct file_meta){.file_id = (uint8_t)i, .last_page = NO_PAGE};
-	int e = meta_log_read(g, m->f, meta, page_count, apply_chunk, metas, &log);
+	int e = meta_log_read(g, m->f, meta, page_count, apply_chunk, metas, log);
 	if (e < 0)
 		return e;
-	*weak = log.chunks == 0 && !log.clean;
+	*weak = log->chunks == 0 && !log->clean && !log->damaged;
 	memset(m->files, 0, sizeof(m->files));
 	struct page_reader r;
 	page_reader_init(&r, g, m->f, 0);
@@ -272,10 +219,41 @@ static int mount_candidate(struct file_manager *m, uint32_t meta, uint32_t seq,
 		return e == EKV_EIO || e == EKV_ENOMEM ? e : EKV_ECORRUPT;
 	}
 	m->meta_page = meta;
-	m->meta_seq = seq;
-	m->meta_append_offset = log.end;
-	m->meta_clean = log.clean;
+	m->meta_seq = c->seq;
+	m->meta_append_offset = log->end;
+	m->meta_clean = log->clean;
 	return 0;
+}
+
+/* Note damage found in candidate c (the first noted is the newest). */
+static void note_damage(struct fm_recovery *rec, struct file_meta *newest_metas,
+			uint64_t *lost_files, const struct meta_candidate *c, uint32_t lost_chunks,
+			uint64_t files, const struct file_meta *metas, uint32_t file_count)
+{
+	if (!rec->damaged) {
+		rec->damaged = true;
+		rec->page = c->page;
+		rec->seq = c->seq;
+		memcpy(newest_metas, metas, sizeof(*metas) * file_count);
+	}
+	rec->lost_chunks += lost_chunks;
+	*lost_files |= files;
+}
+
+/* Files whose state in the newest damaged log differs from the mounted one
+ * or that a lost chunk named. */
+static uint32_t count_lost_files(const struct file_manager *m, const struct file_meta *newest,
+				 uint64_t named)
+{
+	uint32_t n = 0;
+	for (uint32_t id = 0; id < m->g->file_count; id++) {
+		const struct file_state *f = &m->files[id];
+		bool differs = newest[id].last_page != (f->has_last ? f->last_page : NO_PAGE) ||
+			       (f->has_last && (newest[id].first_seq != f->first_seq ||
+						newest[id].flags != f->flags));
+		n += differs || (named >> id & 1);
+	}
+	return n;
 }
 
 /* newest first: higher seq, then (the crate's tie rule) lower page index */
@@ -333,6 +311,17 @@ int fm_mount(struct file_manager *m)
 	 * first append after it was torn; the next-newest page then holds the
 	 * state before that last compaction, which has the same contents, and
 	 * if it does not validate the weak page is used after all. */
+	/*
+	 * Damage (docs/FORMAT.md §9): a log with committed chunks that cannot
+	 * be used (meta_log_read), or a page with a valid log whose files do
+	 * not validate.  Neither is what a power cut leaves.  Refusing, mount
+	 * fails; falling back, it goes on to the newest state that validates
+	 * (a damaged log's valid prefix, then older pages) and records what it
+	 * skipped.
+	 */
+	struct fm_recovery rec = {0};
+	struct file_meta metas[MAX_FILE_COUNT], newest_metas[MAX_FILE_COUNT];
+	uint64_t lost_files = 0;
 	int first_err = 0;
 	int64_t weak_first = -1;
 	uint32_t chosen = 0;
@@ -342,8 +331,20 @@ int fm_mount(struct file_manager *m)
 			if (exact != (pass == 0))
 				continue;
 			bool weak;
-			e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+			struct meta_log_end log;
+			e = mount_candidate(m, &c[i], random, &weak, &log, metas);
 			chosen = i;
+			if (e == EKV_EIO || e == EKV_ENOMEM)
+				goto out;
+			if (log.damaged || (e < 0 && log.chunks > 0)) {
+				note_damage(&rec, newest_metas, &lost_files, &c[i],
+					    log.damaged ? log.lost_chunks : log.chunks,
+					    log.lost_files, metas, g->file_count);
+				if (m->refuse_damage) {
+					e = EKV_ECORRUPT;
+					goto out;
+				}
+			}
 			if (e == 0 && !weak)
 				goto ok;
 			if (e == 0) {
@@ -351,16 +352,15 @@ int fm_mount(struct file_manager *m)
 					weak_first = i;
 				continue;
 			}
-			if (e == EKV_EIO || e == EKV_ENOMEM)
-				goto out;
 			if (!first_err)
 				first_err = e;
 		}
 	}
 	if (weak_first >= 0) {
 		bool weak;
+		struct meta_log_end log;
 		uint32_t i = (uint32_t)weak_first;
-		e = mount_candidate(m, c[i].page, c[i].seq, c[i].page_count, random, &weak);
+		e = mount_candidate(m, &c[i], random, &weak, &log, metas);
 		chosen = i;
 		if (e == 0)
 			goto ok;
@@ -378,6 +378,9 @@ ok:
 		m->seq_floor = c[0].seq;
 		m->meta_clean = false;
 	}
+	if (rec.damaged)
+		rec.lost_files = count_lost_files(m, newest_metas, lost_files);
+	m->recovery = rec;
 	m->dirty = false;
 	m->mounted = true;
 	/* pages of a failed transaction's frees may be referenced by snapshots

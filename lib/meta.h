@@ -18,6 +18,15 @@
 #include "alloc.h"
 #include "chain.h"
 
+/* Committed state the last mount found damaged and did not use: the newest
+ * meta page it could not mount as a whole, and what that cost. */
+struct fm_recovery {
+	bool damaged;
+	uint32_t page, seq;   /* the newest damaged meta page */
+	uint32_t lost_chunks; /* log chunks (commits) not applied */
+	uint32_t lost_files;  /* files whose newest state was not mounted */
+};
+
 struct file_manager {
 	const struct geom *g;
 	struct ekv_flash *f;
@@ -44,6 +53,10 @@ struct file_manager {
 	/* a new committed state: after each durable file-level transaction and
 	 * each mount; freed = pages the previous states may still reference */
 	void (*on_publish)(void *ctx, const uint32_t *freed, uint32_t n);
+	/* on_damage refuse: a mount that finds damage fails with EKV_ECORRUPT
+	 * instead of falling back (docs/FORMAT.md §9) */
+	bool refuse_damage;
+	struct fm_recovery recovery; /* what the last mount skipped */
 };
 
 /* A valid meta page found by a scan; sorted newest first by
@@ -95,20 +108,28 @@ struct meta_chunk {
  * read with that code. */
 typedef int (*meta_chunk_fn)(void *ctx, const struct meta_chunk *c);
 
-/* How a meta log ended. */
+/* How a meta log ended (docs/FORMAT.md §5, §9). */
 struct meta_log_end {
 	uint32_t chunks; /* valid chunks */
 	uint32_t end;    /* offset after the last valid chunk: where the next goes */
-	bool torn;       /* stopped at an implausible chunk (FORMAT.md §5) */
-	bool clean;      /* not torn and erased from end on: appendable */
+	bool clean;      /* erased from end on: appendable */
+	/* when not clean, exactly one of: */
+	bool torn;       /* a torn last append: rolled back, not damage */
+	bool damaged;    /* committed chunks lost: the one at end (and valid ones after) */
+	bool noise;      /* bytes no append wrote; nothing committed is lost */
+	uint32_t lost_chunks; /* damaged: chunks not applied (the bad one and the valid after) */
+	uint32_t lost_offset; /* damaged: where the first valid chunk after the damage is
+				 (or end when only the chunk at end was lost) */
+	uint64_t lost_files;  /* damaged: bit i set: file i named by a lost chunk */
 };
 
 /*
- * Read the log of meta page `page` in a database of page_count pages.  A
- * chunk that is implausible (bad length or CRC, a length that is not a
- * multiple of FILE_META_SIZE, an entry that cannot be valid) and everything
- * after it count as not written.  The page header must be valid
- * (EKV_ECORRUPT otherwise).
+ * Read the log of meta page `page` in a database of page_count pages and
+ * call fn for each valid chunk up to the first one that is implausible
+ * (bad length or CRC, no entries, a length that is not a multiple of
+ * FILE_META_SIZE, an entry that cannot be valid) or absent.  Then tell what
+ * follows (DESIGN.md §2): erased bytes, a torn last append, damage or
+ * noise.  The page header must be valid (EKV_ECORRUPT otherwise).
  */
 int meta_log_read(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t page_count,
 		  meta_chunk_fn fn, void *ctx, struct meta_log_end *out);

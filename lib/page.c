@@ -160,7 +160,7 @@ static int open_chunk(struct page_reader *r)
 	return open_chunk_pre(r, NULL);
 }
 
-static int next_chunk(struct page_reader *r)
+int page_reader_next_chunk(struct page_reader *r)
 {
 	r->prev_len += r->chunk_len;
 	r->chunk_offset += r->g->ch_size + geom_align_up(r->g, r->chunk_len);
@@ -195,7 +195,7 @@ int page_reader_at_eof(struct page_reader *r)
 	/* each step advances chunk_offset by at least the chunk header size, so
 	 * this loop ends within page_size / ch_size steps */
 	while (!r->at_end && r->chunk_pos == r->chunk_len) {
-		int e = next_chunk(r);
+		int e = page_reader_next_chunk(r);
 		if (e < 0)
 			return e;
 	}

@@ -52,6 +52,9 @@ int page_reader_open(struct page_reader *r, uint32_t page, uint32_t magic, uint8
 int page_reader_read(struct page_reader *r, void *buf, uint32_t len);
 /* Skip up to len payload bytes; returns bytes skipped. */
 int page_reader_skip(struct page_reader *r, uint32_t len);
+/* Move to the next chunk, even if bytes of this one are unread (at_end set
+ * when there is none).  0 or <0 error. */
+int page_reader_next_chunk(struct page_reader *r);
 /* 1 if no payload byte is left in the page, 0 if some is, <0 error. */
 int page_reader_at_eof(struct page_reader *r);
 /* Payload position within the page. */

@@ -191,12 +191,24 @@ typedef struct ekv_rtx ekv_rtx;
 typedef struct ekv_wtx ekv_wtx;
 typedef struct ekv_cursor ekv_cursor;
 
+/*
+ * What mount does when it finds damage — committed data it cannot use, as
+ * opposed to a torn last commit, which it rolls back silently (decision
+ * table: docs/FORMAT.md §9).
+ */
+enum ekv_on_damage {
+	EKV_ON_DAMAGE_AUTO = 0, /* REFUSE with crc, FALLBACK without */
+	EKV_ON_DAMAGE_FALLBACK, /* mount the newest state that validates; ekv_stat says what was lost */
+	EKV_ON_DAMAGE_REFUSE,   /* mounting fails with EKV_ECORRUPT */
+};
+
 struct ekv_options {
 	uint32_t seed;          /* allocator seed; used when seed_set */
 	bool seed_set;          /* false: getrandom() */
 	int busy_timeout_ms;    /* wait for a writer slot / pinned pages; <0 forever; default 5000 */
 	bool read_only;         /* refuse write transactions and format */
 	bool rust_meta_log;     /* log every file touched since mount (Rust-identical bytes) */
+	enum ekv_on_damage on_damage; /* default EKV_ON_DAMAGE_AUTO */
 };
 void ekv_options_default(struct ekv_options *o);
 
@@ -222,6 +234,17 @@ struct ekv_stat {
 	uint64_t file_bytes[64]; /* live payload bytes per file id */
 	uint8_t file_flags[64];
 	uint64_t generation;     /* number of commits since open */
+	/*
+	 * Recovery: damaged is set when the last mount found committed data it
+	 * could not use and mounted an older state (EKV_ON_DAMAGE_FALLBACK): it
+	 * fell back from meta page damaged_meta_page (seq damaged_meta_seq) to
+	 * meta_page (meta_seq), leaving lost_commits commits (meta log chunks)
+	 * and lost_files files' newest states unused.  A torn last commit is
+	 * not damage and is not reported.
+	 */
+	bool damaged;
+	uint32_t damaged_meta_page, damaged_meta_seq;
+	uint32_t lost_commits, lost_files;
 };
 int ekv_stat(ekv_db *db, struct ekv_stat *st);
 
