@@ -64,6 +64,13 @@ void page_header_encode(const struct geom *g, uint32_t page, uint32_t magic, con
 
 /* The magic and page id fields, whatever the profile (probe). */
 void page_header_peek(const uint8_t *buf, uint32_t *magic, uint32_t *page_id);
+/* Magic and page id are these (the CRC is not checked). */
+static inline bool page_magic_is(const uint8_t *buf, uint32_t magic, uint32_t page)
+{
+	uint32_t m, id;
+	page_header_peek(buf, &m, &id);
+	return m == magic && id == page;
+}
 
 /* ---- ChunkHeader (§3) ----------------------------------------------------- */
 

@@ -173,6 +173,10 @@ static int mount_candidate(struct file_manager *m, const struct meta_candidate *
 		return e;
 	*weak = log->chunks == 0 && !log->clean && !log->damaged;
 	memset(m->files, 0, sizeof(m->files));
+	/* file 0 holds data only as the destination of a compaction in
+	 * progress (FORMAT.md §7) */
+	if (metas[0].last_page != NO_PAGE && !(metas[0].flags & FLAG_COMPACT_DEST))
+		return EKV_ECORRUPT;
 	struct page_reader r;
 	page_reader_init(&r, g, m->f, 0);
 	for (uint32_t id = 0; id < g->file_count && e >= 0; id++) {
@@ -274,23 +278,34 @@ int fm_mount(struct file_manager *m)
 	struct meta_candidate *c = malloc(sizeof(*c) * g->page_count);
 	if (!c)
 		return EKV_ENOMEM;
-	uint32_t n = 0;
+	/* c[0, n): valid meta pages; c[d, page_count): pages with a meta log
+	 * behind an invalid header (their seq as stored), damaged when they
+	 * hold at least c[].page_count chunks (meta_header_orphan) */
+	uint32_t n = 0, d = g->page_count;
 	int e = 0;
+	uint32_t hsize = g->ph_size + g->meta_hdr_size;
+	int orphan;
 	for (uint32_t p = 0; p < g->page_count; p++) {
-		uint8_t hdr[EKV_META_HDR_SIZE];
+		uint8_t b[EKV_PAGE_HDR_MAX + EKV_META_HDR_SIZE + EKV_CHUNK_HDR_MAX];
 		struct meta_header mh;
-		e = page_read_header(g, m->f, p, META_MAGIC, hdr, g->meta_hdr_size);
-		if (e == EKV_ECORRUPT)
-			continue;
+		bool chunk = hsize + g->ch_size <= g->page_size;
+		e = flash_read(m->f, p, 0, b, hsize + (chunk ? g->ch_size : 0));
 		if (e < 0)
 			goto out;
-		meta_header_decode(hdr, &mh);
-		if (mh.seq == 0) /* the crate never selects seq 0 */
+		meta_header_decode(b + g->ph_size, &mh);
+		if (page_header_check(g, b, p, META_MAGIC, g->meta_hdr_size) == 0) {
+			if (mh.seq != 0) /* the crate never selects seq 0 */
+				c[n++] = (struct meta_candidate){p, mh.seq, mh.page_count};
+		} else if (page_magic_is(b, DATA_MAGIC, p)) {
 			continue;
-		c[n++] = (struct meta_candidate){p, mh.seq, mh.page_count};
+		} else if (chunk && (orphan = meta_header_orphan(g, b, p)) != 0) {
+			/* page_count: how many log chunks make it damage */
+			c[--d] = (struct meta_candidate){p, mh.seq, orphan == 1 ? 2 : 1};
+		}
 	}
+	e = 0;
 	if (n == 0) {
-		e = EKV_ENOFMT;
+		e = d < g->page_count ? EKV_ECORRUPT : EKV_ENOFMT;
 		goto out;
 	}
 	qsort(c, n, sizeof(*c), meta_candidate_cmp);
@@ -377,6 +392,43 @@ ok:
 	if (chosen != 0) {
 		m->seq_floor = c[0].seq;
 		m->meta_clean = false;
+	}
+	/* a meta page newer than the one mounted whose header was damaged:
+	 * its commits are lost (a torn rollover holds one chunk: no commit
+	 * appends to a page before its header is complete) */
+	for (uint32_t i = d; i < g->page_count; i++) {
+		if (c[i].seq <= c[chosen].seq)
+			continue;
+		uint32_t chunks;
+		uint64_t files;
+		e = meta_log_orphan_chunks(g, m->f, c[i].page, &chunks, &files);
+		if (e < 0)
+			goto out;
+		if (chunks < c[i].page_count)
+			continue;
+		if (!rec.damaged) {
+			/* its state cannot be read: count the files it names */
+			for (uint32_t id = 0; id < g->file_count; id++)
+				newest_metas[id] = (struct file_meta){
+					.file_id = (uint8_t)id,
+					.flags = m->files[id].flags,
+					.last_page = m->files[id].has_last
+							     ? (uint16_t)m->files[id].last_page
+							     : NO_PAGE,
+					.first_seq = m->files[id].first_seq,
+				};
+		}
+		if (!rec.damaged || c[i].seq > rec.seq) {
+			rec.damaged = true;
+			rec.page = c[i].page;
+			rec.seq = c[i].seq;
+		}
+		rec.lost_chunks += chunks;
+		lost_files |= files;
+		if (m->refuse_damage) {
+			e = EKV_ECORRUPT;
+			goto out;
+		}
 	}
 	if (rec.damaged)
 		rec.lost_files = count_lost_files(m, newest_metas, lost_files);

@@ -134,4 +134,17 @@ struct meta_log_end {
 int meta_log_read(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t page_count,
 		  meta_chunk_fn fn, void *ctx, struct meta_log_end *out);
 
+/*
+ * A page whose meta header is not valid, yet a meta log chunk follows it
+ * (b: its first ph_size + meta_hdr_size + ch_size bytes).  0: not such a
+ * page; 1: magic and page id partly programmed, what a torn rollover (one
+ * chunk, then the header last) or an interrupted erase leaves; 2: a header
+ * no power cut leaves — damaged.
+ */
+int meta_header_orphan(const struct geom *g, const uint8_t *b, uint32_t page);
+/* Valid chunks at the start of the log of a page whose header is damaged,
+ * and the files they name (bit i: file i). */
+int meta_log_orphan_chunks(const struct geom *g, struct ekv_flash *f, uint32_t page,
+			   uint32_t *chunks, uint64_t *files);
+
 #endif

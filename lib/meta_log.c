@@ -129,12 +129,17 @@ static bool torn_append_at(const struct geom *g, uint32_t page_count, const uint
 }
 
 /* A bad chunk at end that held committed entries: its header cannot be a
- * torn one, yet entries that are not erased bytes follow it.  *files gets
- * the file ids they name. */
+ * torn one, yet it is complete, or entries that are not erased bytes
+ * follow it.  *files gets the file ids they name. */
 static bool damaged_append_at(const struct geom *g, uint32_t page_count, const uint8_t *b,
 			      uint32_t end, uint64_t *files)
 {
-	uint32_t data = end + g->ch_size;
+	uint32_t data = end + g->ch_size, len, crc;
+	/* a header written in full (not torn) vouches for complete entries:
+	 * if they are not valid, they were damaged */
+	if (chunk_header_decode(g, b + end, &len, &crc) && len && len % FILE_META_SIZE == 0 &&
+	    len <= g->chunk_max && data + len <= g->page_size && !all_erased(g, b, data, data + len))
+		*files |= 1; /* which files it named is not known */
 	uint32_t lim = g->page_size - data < g->chunk_max ? g->page_size : data + g->chunk_max;
 	for (uint32_t off = data; off + FILE_META_SIZE <= lim; off += FILE_META_SIZE)
 		if (!all_erased(g, b, off, off + FILE_META_SIZE) &&
@@ -230,5 +235,37 @@ int meta_log_read(const struct geom *g, struct ekv_flash *f, uint32_t page, uint
 	if (e == 0)
 		classify_tail(g, page_count, page_buf, out);
 	free(page_buf);
+	return e;
+}
+
+int meta_header_orphan(const struct geom *g, const uint8_t *b, uint32_t page)
+{
+	uint32_t magic, id, len, crc;
+	/* only a page with a meta log behind its header matters (its entries
+	 * are read by meta_log_orphan_chunks) */
+	if (!chunk_header_decode(g, b + g->ph_size + g->meta_hdr_size, &len, &crc) || !len ||
+	    len % FILE_META_SIZE || len > g->chunk_max)
+		return 0;
+	page_header_peek(b, &magic, &id);
+	if (magic == META_MAGIC && id == page)
+		return 2; /* written last, yet the MetaHeader or CRC is wrong */
+	/* magic and page id are written last, after the MetaHeader: a torn
+	 * rollover (or an interrupted erase) leaves them partly programmed */
+	if (reachable(magic, META_MAGIC, g->erase_value) && reachable(id, page, g->erase_value))
+		return 1;
+	return 2;
+}
+
+int meta_log_orphan_chunks(const struct geom *g, struct ekv_flash *f, uint32_t page,
+			   uint32_t *chunks, uint64_t *files)
+{
+	uint8_t *b = malloc(g->page_size);
+	if (!b)
+		return EKV_ENOMEM;
+	int e = flash_read(f, page, 0, b, g->page_size);
+	*files = 0;
+	*chunks = e < 0 ? 0 : valid_run_at(g, g->page_count, b, g->ph_size + g->meta_hdr_size,
+					    files);
+	free(b);
 	return e;
 }
