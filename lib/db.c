@@ -278,10 +278,17 @@ static int writer_acquire(ekv_db *db)
 	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
-	/* flock converts shared -> exclusive by dropping the shared lock first,
-	 * and a failed attempt leaves it dropped: take it back for our readers */
+	/* Readers of this handle must not take the lock while it converts
+	 * (db_lock_shared waits).  The built-in backends keep the shared lock
+	 * through a failed conversion (lock_fd.h); for others, whose flock may
+	 * have dropped it, take it back for our readers (DESIGN.md §4). */
+	pthread_mutex_lock(&db->lock);
+	db->pl_converting = true;
+	pthread_mutex_unlock(&db->lock);
 	e = flash_lock(db->f, EKV_LOCK_EX, db->o.busy_timeout_ms);
 	pthread_mutex_lock(&db->lock);
+	db->pl_converting = false;
+	pthread_cond_broadcast(&db->cond);
 	if (e < 0) {
 		if (db->pl_shared) {
 			flash_lock(db->f, EKV_LOCK_SH, -1);
@@ -317,6 +324,8 @@ int db_lock_shared(ekv_db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
+	while (db->pl_converting && db->pl_shared == 0)
+		pthread_cond_wait(&db->cond, &db->lock);
 	if (!db->pl_exclusive && db->pl_shared == 0) {
 		e = flash_lock(db->f, EKV_LOCK_SH, db->o.busy_timeout_ms);
 		if (e == 0)

@@ -39,6 +39,7 @@ struct ekv_db {
 	bool writer_busy;     /* writer slot: a write transaction, mount or format */
 	unsigned pl_shared;   /* in-process holders of the shared process lock */
 	bool pl_exclusive;
+	bool pl_converting;   /* a writer is taking the exclusive lock */
 	uint64_t token;       /* flash change token as of our last look */
 	bool have_token;
 	bool stale;           /* another process changed the flash: remount */

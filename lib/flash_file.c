@@ -5,8 +5,8 @@
  * Owns: erase = one pwrite of erase_value bytes over the page; program = one
  * pread of the target bytes, then one pwrite of the result of moving bits
  * away from the erased value (AND for 0xFF, OR for 0x00).  Only pread and
- * pwrite touch the file: no mmap, no stdio.  The image is flock()ed for
- * process exclusion (LOCK_SH for readers, LOCK_EX for writers).
+ * pwrite touch the file: no mmap, no stdio.  The image carries the process
+ * lock (lock_fd.h: flock for readers and writers, an OFD writer intent).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "flash.h"
+#include "lock_fd.h"
 
 struct file_flash {
 	int fd;
@@ -24,6 +25,7 @@ struct file_flash {
 	uint8_t erase_value;
 	bool strict;
 	bool nolock;
+	struct lock_fd lock; /* on fd (docs/DESIGN.md §4) */
 };
 
 static int pread_full(int fd, void *buf, size_t len, off_t off)
@@ -105,28 +107,7 @@ static int file_lock(void *ctx, int op, int timeout_ms)
 	struct file_flash *ff = ctx;
 	if (ff->nolock)
 		return 0;
-	int how = op == EKV_LOCK_SH ? LOCK_SH : op == EKV_LOCK_EX ? LOCK_EX : LOCK_UN;
-	if (how == LOCK_UN || timeout_ms < 0) {
-		while (flock(ff->fd, how) < 0) {
-			if (errno != EINTR)
-				return EKV_EIO;
-		}
-		return 0;
-	}
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		if (flock(ff->fd, how | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return EKV_EIO;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (ms >= timeout_ms)
-			return EKV_EBUSY;
-		struct timespec d = {0, 10 * 1000000};
-		nanosleep(&d, NULL);
-	}
+	return lock_fd_op(&ff->lock, op, timeout_ms);
 }
 
 /* The image's mtime is the change token.  Each commit ends by setting it
@@ -221,6 +202,7 @@ int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_coun
 	ff->erase_value = erase_value;
 	ff->strict = flags & EKV_FILE_STRICT;
 	ff->nolock = flags & EKV_FILE_NOLOCK;
+	ff->lock = (struct lock_fd){.fd = fd, .held = EKV_LOCK_UN};
 	f->ops = &file_ops;
 	f->ctx = ff;
 	f->page_size = page_size;

@@ -57,6 +57,7 @@
 #include <mtd/mtd-user.h>
 
 #include "ekv.h"
+#include "lock_fd.h"
 
 #define MTD_CHAR_MAJOR 90
 #define MTD_SYSFS "/sys/class/mtd"
@@ -65,12 +66,12 @@
 #define MTD_MAX_PAGES 65535u       /* 16-bit page ids */
 #define LOCK_DIR "/run/lock/ekv"
 #define LOCK_DIR_FALLBACK "/tmp/ekv-lock"
-#define LOCK_POLL_NS 10000000L     /* 10 ms */
 #define KERNEL_ENOTSUPP 524        /* kernel-internal "not supported" */
 
 struct mtd_ctx {
 	int fd;                  /* the MTD character device */
-	int lock_fd;             /* the lock file (flock; commit counter) */
+	int lock_fd;             /* the lock file (process lock; commit counter) */
+	struct lock_fd lock;     /* on lock_fd (lock_fd.h) */
 	int index;               /* canonical MTD index */
 	unsigned flags;          /* EKV_MTD_* */
 	bool read_only;
@@ -313,65 +314,10 @@ static int mtd_erase(void *ctx, uint32_t page)
 	return 0;
 }
 
-static int flock_retry(int fd, int how)
-{
-	while (flock(fd, how) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
-}
-
 static int mtd_lock(void *ctx, int op, int timeout_ms)
 {
-	const struct mtd_ctx *c = ctx;
-	struct timespec now, deadline;
-	int how;
-
-	switch (op) {
-	case EKV_LOCK_SH:
-		how = LOCK_SH;
-		break;
-	case EKV_LOCK_EX:
-		how = LOCK_EX;
-		break;
-	case EKV_LOCK_UN:
-		return flock_retry(c->lock_fd, LOCK_UN);
-	default:
-		return EKV_EINVAL;
-	}
-	if (timeout_ms < 0)
-		return flock_retry(c->lock_fd, how);
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	for (;;) {
-		long left_ns;
-		struct timespec ts;
-
-		if (flock(c->lock_fd, how | LOCK_NB) == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		if (timeout_ms == 0)
-			return EKV_EBUSY;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > deadline.tv_sec ||
-		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
-			return EKV_EBUSY;
-		left_ns = (long)(deadline.tv_sec - now.tv_sec) * 1000000000L +
-			  (deadline.tv_nsec - now.tv_nsec);
-		ts.tv_sec = 0;
-		ts.tv_nsec = left_ns < LOCK_POLL_NS ? left_ns : LOCK_POLL_NS;
-		nanosleep(&ts, NULL); /* EINTR: just poll again */
-	}
+	struct mtd_ctx *c = ctx;
+	return lock_fd_op(&c->lock, op, timeout_ms);
 }
 
 /* The commit counter in the lock file (bytes missing from a short file are 0). */
@@ -697,6 +643,7 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 	if (r < 0)
 		goto fail;
 	c->lock_fd = r;
+	c->lock = (struct lock_fd){.fd = r, .held = EKV_LOCK_UN};
 
 	f->ops = &mtd_ops;
 	f->ctx = c;

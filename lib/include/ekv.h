@@ -111,6 +111,9 @@ struct ekv_flash_ops {
 	 * (a read operation), EKV_LOCK_EX (a write transaction) or EKV_LOCK_UN.
 	 * timeout_ms < 0 waits forever, 0 fails at once.  Returns 0 or
 	 * EKV_EBUSY (held by another process) or another negative code.
+	 * EKV_LOCK_EX while holding EKV_LOCK_SH is a conversion: when it fails
+	 * the shared lock must still be held, and no other process may get
+	 * the exclusive lock while the conversion runs (docs/DESIGN.md §4).
 	 */
 	int (*lock)(void *ctx, int op, int timeout_ms);
 	/*
