@@ -25,6 +25,7 @@ struct file_flash {
 	uint8_t erase_value;
 	bool strict;
 	bool nolock;
+	bool nosync;
 	struct lock_fd lock; /* on fd (docs/DESIGN.md §4) */
 };
 
@@ -144,6 +145,18 @@ static int file_mark_changed(void *ctx)
 	return futimens(ff->fd, times) < 0 ? EKV_EIO : 0;
 }
 
+static int file_sync(void *ctx)
+{
+	struct file_flash *ff = ctx;
+	if (ff->nosync)
+		return 0;
+	while (fdatasync(ff->fd) < 0) {
+		if (errno != EINTR)
+			return EKV_EIO;
+	}
+	return 0;
+}
+
 static void file_destroy(void *ctx)
 {
 	struct file_flash *ff = ctx;
@@ -159,6 +172,7 @@ static const struct ekv_flash_ops file_ops = {
 	.lock = file_lock,
 	.change_token = file_change_token,
 	.mark_changed = file_mark_changed,
+	.sync = file_sync,
 };
 
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
@@ -202,6 +216,7 @@ int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_coun
 	ff->erase_value = erase_value;
 	ff->strict = flags & EKV_FILE_STRICT;
 	ff->nolock = flags & EKV_FILE_NOLOCK;
+	ff->nosync = flags & EKV_FILE_NOSYNC;
 	ff->lock = (struct lock_fd){.fd = fd, .held = EKV_LOCK_UN};
 	f->ops = &file_ops;
 	f->ctx = ff;

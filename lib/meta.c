@@ -120,6 +120,8 @@ int fm_format(struct file_manager *m)
 	page_writer_open(&w, g, m->f, meta, g->meta_hdr_size);
 	meta_header_encode(&(struct meta_header){g->page_count, 1}, hdr);
 	e = page_writer_write_header(&w, META_MAGIC, hdr, g->meta_hdr_size);
+	if (e == 0)
+		e = flash_sync(m->f);
 	if (e < 0)
 		return e;
 	m->meta_page = meta;
@@ -557,6 +559,7 @@ static int meta_rollover(struct file_manager *m)
 		return e;
 	struct page_writer w;
 	page_writer_open(&w, g, m->f, page, g->meta_hdr_size);
+	w.barrier = true;
 	for (uint32_t id = 0; id < g->file_count; id++) {
 		if (!m->files[id].has_last)
 			continue;
@@ -572,8 +575,10 @@ static int meta_rollover(struct file_manager *m)
 	if (e < 0)
 		goto fail;
 	/* hole A: the header goes last, so the new page is never valid before it
-	 * holds the full state */
-	e = write_meta_header(m, &w, seq);
+	 * holds the full state (and that state is durable first) */
+	e = flash_sync(m->f);
+	if (e == 0)
+		e = write_meta_header(m, &w, seq);
 	if (e < 0)
 		goto fail;
 	alloc_free(&m->alloc, m->meta_page);
@@ -625,6 +630,7 @@ int fm_tx_commit(struct file_manager *m)
 		struct page_writer w;
 		page_writer_open_at(&w, g, m->f, m->meta_page, g->meta_hdr_size,
 				    m->meta_append_offset, true);
+		w.barrier = true;
 		for (uint32_t i = 0; i < n && !full; i++) {
 			e = page_writer_write(&w, entries + FILE_META_SIZE * i, FILE_META_SIZE);
 			if (e < 0)
@@ -648,6 +654,11 @@ int fm_tx_commit(struct file_manager *m)
 		if (e < 0)
 			goto fail;
 	}
+	/* the commit record is durable before the commit is acknowledged and
+	 * before any page it freed is reused */
+	e = flash_sync(m->f);
+	if (e < 0)
+		goto fail;
 	/* durable: the pages freed by this transaction may now be reused */
 	for (uint32_t i = 0; i < m->n_pending; i++)
 		alloc_free(&m->alloc, m->pending[i]);

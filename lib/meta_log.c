@@ -101,12 +101,12 @@ static bool torn_append_at(const struct geom *g, uint32_t page_count, const uint
 	const uint8_t *hdr = b + end;
 	uint32_t data = end + h;
 	if (all_erased(g, b, end, data)) {
-		/* cut before the header: the first entries of one append (the last
-		 * one maybe torn), then erased bytes */
-		uint32_t off = data, lim = data + geom_align_up(g, g->chunk_max);
-		while (off < lim && off < g->page_size && !slot_erased(g, b, off))
-			off += FILE_META_SIZE;
-		return off >= g->page_size || all_erased(g, b, off, g->page_size);
+		/* cut before the header: entries of one append, written since the
+		 * last completed sync — any of them may be missing (a file
+		 * image's page cache writes sectors in any order) — then erased
+		 * bytes */
+		uint32_t lim = data + geom_align_up(g, g->chunk_max);
+		return lim >= g->page_size || all_erased(g, b, lim, g->page_size);
 	}
 	/* the header was being written, so the append's entries were complete:
 	 * some length L of whole entries that the stored length and CRC can be
@@ -153,10 +153,12 @@ static void classify_tail(const struct geom *g, uint32_t page_count, const uint8
 			  struct meta_log_end *out)
 {
 	uint32_t end = out->end;
-	if (torn_append_at(g, page_count, b, end)) {
+	bool torn = torn_append_at(g, page_count, b, end);
+	if (torn && !all_erased(g, b, end, end + g->ch_size)) {
 		out->torn = true;
 		return;
 	}
+	/* valid chunks after the end are never a torn append's entries */
 	for (uint32_t off = end + g->align; off + g->ch_size <= g->page_size; off += g->align) {
 		uint32_t n = valid_run_at(g, page_count, b, off, &out->lost_files);
 		if (n) {
@@ -166,7 +168,9 @@ static void classify_tail(const struct geom *g, uint32_t page_count, const uint8
 			return;
 		}
 	}
-	if (damaged_append_at(g, page_count, b, end, &out->lost_files)) {
+	if (torn) {
+		out->torn = true;
+	} else if (damaged_append_at(g, page_count, b, end, &out->lost_files)) {
 		out->damaged = true;
 		out->lost_chunks = 1;
 		out->lost_offset = end;

@@ -422,6 +422,13 @@ int page_writer_commit(struct page_writer *w)
 		if (e < 0)
 			return e;
 	}
+	/* the data (and all written before it) is durable before the header
+	 * that makes it valid (DESIGN.md §2) */
+	if (w->barrier) {
+		e = flash_sync(w->f);
+		if (e < 0)
+			return e;
+	}
 	uint8_t h[EKV_CHUNK_HDR_MAX];
 	chunk_header_encode(g, w->chunk_pos, w->crc, h);
 	e = flash_write(w->f, w->page, w->chunk_offset, h, g->ch_size);

@@ -83,6 +83,7 @@ struct page_writer {
 	uint32_t chunk_offset; /* offset of the chunk being written */
 	uint32_t chunk_pos;    /* data bytes in the chunk being written */
 	uint32_t crc;
+	bool barrier;          /* flash_sync before each chunk header (commit records) */
 };
 
 /* Start writing a fresh page (erased lazily at the first write). */

@@ -125,6 +125,14 @@ struct ekv_flash_ops {
 	 */
 	int (*change_token)(void *ctx, uint64_t *token);
 	int (*mark_changed)(void *ctx);
+	/*
+	 * Optional write barrier: return once every write and erase before it
+	 * is durable (the file backend: fdatasync).  The library calls it
+	 * where the power-loss argument orders writes (docs/DESIGN.md §2):
+	 * before a commit record, after it, and before a new meta page's
+	 * header.  NULL: every write is durable when it returns (MTD, RAM).
+	 */
+	int (*sync)(void *ctx);
 };
 #define EKV_LOCK_SH 1
 #define EKV_LOCK_EX 2
@@ -165,12 +173,15 @@ void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict);
 /*
  * File image with real flash semantics: erase fills erase_value; programming
  * moves bits away from the erased value only (AND for 0xFF, OR for 0x00).
- * I/O is pread/pwrite only, one pwrite per program or erase.
+ * I/O is pread/pwrite only, one pwrite per program or erase, and fdatasync
+ * at the write barriers (ekv_flash_ops.sync), so that an acknowledged
+ * commit survives a crash of the machine.
  */
 #define EKV_FILE_RDONLY  0x1 /* open read-only */
 #define EKV_FILE_CREATE  0x2 /* create (erased) if missing, size page_size*page_count */
 #define EKV_FILE_STRICT  0x4 /* fail on programming a non-erased byte */
 #define EKV_FILE_NOLOCK  0x8 /* do not flock() the image */
+#define EKV_FILE_NOSYNC  0x10 /* no fdatasync: durable only as far as the page cache is */
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out);
 
