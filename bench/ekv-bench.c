@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <ekv.h>
+#include <ekv_test.h> /* the RAM flash and its counters */
 
 #define DEFAULT_SEED 0x12345678u
 

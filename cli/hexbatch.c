@@ -2,7 +2,8 @@
 /*
  * hexbatch.c — `batch --hex`: the hex workload scripts (w/d/begin/commit
  * lines) of the Rust crate's test data.  The whole file is parsed and
- * checked before its first transaction commits.
+ * checked before its first transaction commits: a bad line, a read error
+ * or a file cut short applies nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "ekvctl.h"
+#include "open.h"
+#include "report.h"
 #include "text.h"
 
 struct hex_op {
@@ -38,8 +41,15 @@ int run_hex_batch(struct opts *o, const char *path)
 	int lineno = 0, tx = 0, rc = 0;
 	bool in_block = false;
 	int block_line = 0;
-	while (getline(&line, &lcap, in) >= 0) {
+	ssize_t len;
+	errno = 0;
+	while ((len = getline(&line, &lcap, in)) >= 0) {
 		lineno++;
+		if (line[len - 1] != '\n') {
+			fprintf(stderr, "%s: %s:%d: %s\n", prog, path, lineno, TEXT_CUT_SHORT);
+			rc = EXIT_USAGE;
+			break;
+		}
 		char *save, *w0 = strtok_r(line, " \t\r\n", &save);
 		if (!w0 || w0[0] == '#')
 			continue;
@@ -77,7 +87,7 @@ int run_hex_batch(struct opts *o, const char *path)
 			cap = cap ? cap * 2 : 256;
 			struct hex_op *p = realloc(ops, cap * sizeof(*p));
 			if (!p) {
-				rc = fail(EKV_ENOMEM, "batch");
+				rc = report_failure(EKV_ENOMEM, "batch");
 				break;
 			}
 			ops = p;
@@ -105,6 +115,11 @@ int run_hex_batch(struct opts *o, const char *path)
 			break;
 		}
 	}
+	if (!rc && ferror(in)) {
+		fprintf(stderr, "%s: %s:%d: read error: %s\n", prog, path, lineno,
+			strerror(errno ? errno : EIO));
+		rc = EXIT_IO;
+	}
 	if (!rc && in_block) {
 		fprintf(stderr, "%s: %s:%d: 'begin' without 'commit'\n", prog, path, block_line);
 		rc = EXIT_USAGE;
@@ -114,7 +129,7 @@ int run_hex_batch(struct opts *o, const char *path)
 		fclose(in);
 	struct handle h = {0};
 	if (!rc)
-		rc = open_db(o, OPEN_WRITE, &h, NULL);
+		rc = open_db(o, DBSPEC_WRITE, &h, NULL);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (ops[i].key.n > h.p.max_key_size || ops[i].val.n > h.p.max_value_size) {
 			fprintf(stderr, "%s: %s:%d: %s\n", prog, path, ops[i].line,
@@ -137,7 +152,7 @@ int run_hex_batch(struct opts *o, const char *path)
 		if (e < 0) {
 			char what[64];
 			snprintf(what, sizeof(what), "%s:%d", path, ops[i].line);
-			rc = fail(e, what);
+			rc = report_failure(e, what);
 		}
 		i = j;
 	}

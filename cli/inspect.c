@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "ekvctl.h"
+#include "open.h"
+#include "report.h"
 #include "text.h"
 
 /* ---- stat, dump, fsck, probe ----------------------------------------------------- */
@@ -23,7 +25,7 @@ int cmd_stat(struct cmd *c)
 	if (c->nargs)
 		return usage_error("stat: unexpected argument '%s'", c->args[0]);
 	struct handle h;
-	int r = open_db(c->o, OPEN_READ, &h, NULL);
+	int r = open_db(c->o, DBSPEC_READ, &h, NULL);
 	if (r)
 		return r;
 	struct ekv_stat st;
@@ -58,18 +60,15 @@ int cmd_stat(struct cmd *c)
 	ekv_profile_geometry(&h.p, &g);
 	if (e < 0) {
 		close_db(&h);
-		return fail(e, "stat");
+		return report_failure(e, "stat");
 	}
 	const struct ekv_profile *p = &h.p;
-	printf("%s: %s\n", h.is_device ? "device" : "image", h.name);
+	printf("%s: %s\n", h.spec.is_device ? "device" : "image", h.name);
 	printf("size: %llu bytes (%u pages of %u bytes)\n",
 	       (unsigned long long)p->page_count * p->page_size, p->page_count, p->page_size);
-	printf("profile: --page-size %u --max-page-count %u --align %u --erase-value 0x%02X%s "
-	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u "
-	       "--scratch-pages %u\n",
-	       p->page_size, p->max_page_count, p->align, p->erase_value, p->crc ? " --crc" : "",
-	       p->max_chunk_size, p->branching_factor, p->max_key_size, p->max_value_size,
-	       p->scratch_page_count);
+	char line[600];
+	printf("profile: %s\n",
+	       profile_options_text(p, h.layout, 1u << EKV_PF_page_count, line, sizeof(line)));
 	printf("geometry: page header %u, chunk header %u, data header %u, max chunk %u, "
 	       "page payload %u, skiplist %u (shift %u), record header %u, levels %u, files %u, "
 	       "reserve %u pages\n",
@@ -139,14 +138,23 @@ static void check_progress(void *ctx, uint64_t done, uint64_t total)
 		progress_cb(l->pg, done, total);
 }
 
-/* A shared lock keeps writers of other processes out while we read. */
-static int lock_shared(struct handle *h, const struct opts *o)
+/* The flash alone, read-only (an image cut short tolerated), under a shared
+ * lock that keeps writers of other processes out while we read.  0 or an
+ * exit status. */
+static int open_inspection(const struct cmd *c, struct handle *h)
 {
-	const struct ekv_flash_ops *ops = h->flash->ops;
-	if (!ops->lock)
-		return 0;
-	int e = ops->lock(h->flash->ctx, EKV_LOCK_SH, busy_wait_ms(o, OPEN_READ));
-	return e < 0 ? fail(e, "lock") : 0;
+	int r = open_flash(c->o, DBSPEC_INSPECT, h);
+	if (r)
+		return r;
+	const struct ekv_flash_ops *ops = h->spec.flash->ops;
+	int e = ops->lock ? ops->lock(h->spec.flash->ctx, EKV_LOCK_SH,
+				      busy_wait_ms(c->o, DBSPEC_READ))
+			  : 0;
+	if (e < 0) {
+		close_db(h);
+		return report_failure(e, "lock");
+	}
+	return 0;
 }
 
 int cmd_dump(struct cmd *c)
@@ -158,18 +166,14 @@ int cmd_dump(struct cmd *c)
 	if (!what)
 		what = EKV_DUMP_PAGES | EKV_DUMP_FILES | EKV_DUMP_RECORDS;
 	struct handle h;
-	int r = open_flash(c->o, OPEN_INSPECT, &h);
-	if (!r)
-		r = lock_shared(&h, c->o);
-	if (r) {
-		close_db(&h);
+	int r = open_inspection(c, &h);
+	if (r)
 		return r;
-	}
 	struct line_ctx l = {.out = stdout};
-	int e = ekv_dump(h.flash, &h.p, what, print_line, &l);
+	int e = ekv_dump(h.spec.flash, &h.p, what, print_line, &l);
 	close_db(&h);
 	if (e < 0)
-		return fail(e, "dump");
+		return report_failure(e, "dump");
 	return fflush(stdout) ? EXIT_IO : 0;
 }
 
@@ -178,28 +182,24 @@ int cmd_fsck(struct cmd *c)
 	if (c->nargs)
 		return usage_error("fsck: unexpected argument '%s'", c->args[0]);
 	struct handle h;
-	int r = open_flash(c->o, OPEN_INSPECT, &h);
-	if (!r)
-		r = lock_shared(&h, c->o);
-	if (r) {
-		close_db(&h);
+	int r = open_inspection(c, &h);
+	if (r)
 		return r;
-	}
 	struct progress pg;
-	progress_init(&pg, c->o, "fsck");
+	progress_init(&pg, c->o->quiet, "fsck");
 	struct line_ctx l = {.out = stdout, .pg = &pg, .quiet = c->o->quiet};
 	uint32_t extra = 0;
-	if (h.truncated && h.image_size % h.p.page_size) {
+	if (h.spec.truncated && h.spec.image_size % h.p.page_size) {
 		printf("error: image size %llu is not a multiple of the page size %u (truncated?)\n",
-		       (unsigned long long)h.image_size, h.p.page_size);
+		       (unsigned long long)h.spec.image_size, h.p.page_size);
 		extra++;
 	}
 	struct ekv_check_result res;
-	int e = ekv_check(h.flash, &h.p, print_line, check_progress, &l, &res);
+	int e = ekv_check(h.spec.flash, &h.p, print_line, check_progress, &l, &res);
 	progress_end(&pg);
 	close_db(&h);
 	if (e < 0)
-		return fail(e, "fsck");
+		return report_failure(e, "fsck");
 	res.errors += extra;
 	printf("%s: %u pages: %u used, %u free (%u erased); %u files, %u records (%u tombstones), "
 	       "%llu bytes; meta page %u seq %u; %u errors, %u warnings: %s\n",
@@ -218,60 +218,47 @@ int cmd_probe(struct cmd *c)
 	if (c->nargs)
 		return usage_error("probe: unexpected argument '%s'", c->args[0]);
 	struct opts *o = c->o;
-	struct ekv_flash *f = NULL;
-	const char *name = o->device ? o->device : o->image;
-	if (!name)
-		return usage_error("probe: give --image FILE or --device DEV");
-	char msg[256] = "";
-	int e;
-	if (o->device) {
-		e = ekv_flash_mtd_open(o->device, EKV_MTD_RDONLY, &f, msg, sizeof(msg));
-	} else {
-		struct stat st;
-		if (stat(o->image, &st) < 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, o->image, strerror(errno));
-			return EXIT_IO;
-		}
-		/* read it in the largest unit that divides it; probe tries every
-		 * page size whose multiple that is */
-		uint32_t unit = 65536;
-		while (unit >= 128 && (st.st_size % unit || st.st_size / unit > 65536))
-			unit /= 2;
-		if (unit < 128 || st.st_size == 0) {
-			fprintf(stderr, "%s: %s: size %lld is not a multiple of 128 bytes\n", prog,
-				o->image, (long long)st.st_size);
-			return EXIT_NOTFOUND;
-		}
-		e = ekv_flash_file_open(o->image, unit, (uint32_t)(st.st_size / unit), 0xff,
-					EKV_FILE_RDONLY, &f);
-	}
+	struct dbspec d;
+	char msg[600];
+	int e = dbspec_open_unknown(&o->s, &d, msg, sizeof(msg));
+	if (e == EKV_EINVAL)
+		return usage_error("probe: %s", msg);
 	if (e < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, name, msg[0] ? msg : ekv_strerror(e));
-		return EXIT_IO;
+		fprintf(stderr, "%s: %s\n", prog, msg);
+		return e == EKV_ENOFMT ? EXIT_NOTFOUND : EXIT_IO;
 	}
-	unsigned fixed = 0;
-	static const struct { enum setting_id s; unsigned bit; } map[] = {
-		{S_PAGE_SIZE, EKV_PROBE_PAGE_SIZE}, {S_ALIGN, EKV_PROBE_ALIGN},
-		{S_ERASE_VALUE, EKV_PROBE_ERASE_VALUE}, {S_CRC, EKV_PROBE_CRC},
-		{S_MAX_PAGE_COUNT, EKV_PROBE_MAX_PAGE_COUNT}, {S_MAX_CHUNK, EKV_PROBE_MAX_CHUNK_SIZE},
-		{S_BF, EKV_PROBE_BRANCHING_FACTOR}, {S_MAX_KEY, EKV_PROBE_MAX_KEY_SIZE},
-		{S_MAX_VALUE, EKV_PROBE_MAX_VALUE_SIZE},
+	const char *name = d.name;
+	/* what the options fix, the probe does not guess */
+	static const struct {
+		enum ekv_pf_id field;
+		unsigned bit;
+	} map[] = {
+		{EKV_PF_page_size, EKV_PROBE_PAGE_SIZE},
+		{EKV_PF_align, EKV_PROBE_ALIGN},
+		{EKV_PF_erase_value, EKV_PROBE_ERASE_VALUE},
+		{EKV_PF_crc, EKV_PROBE_CRC},
+		{EKV_PF_max_page_count, EKV_PROBE_MAX_PAGE_COUNT},
+		{EKV_PF_max_chunk_size, EKV_PROBE_MAX_CHUNK_SIZE},
+		{EKV_PF_branching_factor, EKV_PROBE_BRANCHING_FACTOR},
+		{EKV_PF_max_key_size, EKV_PROBE_MAX_KEY_SIZE},
+		{EKV_PF_max_value_size, EKV_PROBE_MAX_VALUE_SIZE},
 	};
+	unsigned fixed = 0;
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if ((o->set | o->from_conf) & (1u << map[i].s))
+		if (settings_given(&o->s, (enum setting_id)(SET_PROFILE + map[i].field)))
 			fixed |= map[i].bit;
-	struct ekv_profile hint = o->p;
-	if (o->device) {
+	struct ekv_profile hint = o->s.p;
+	if (d.is_device) {
 		/* on a device, a page is an erase block */
-		hint.page_size = f->page_size;
+		hint.page_size = d.p.page_size;
 		fixed |= EKV_PROBE_PAGE_SIZE;
 	}
 	struct line_ctx l = {.out = stderr, .quiet = !o->verbose};
 	struct ekv_probe_result res;
-	e = ekv_probe(f, &hint, fixed, print_line, &l, &res);
-	ekv_flash_close(f);
+	e = ekv_probe(d.flash, &hint, fixed, print_line, &l, &res);
+	dbspec_close(&d);
 	if (e < 0)
-		return fail(e, "probe");
+		return report_failure(e, "probe");
 	if (e == 0) {
 		fprintf(stderr, "%s: %s: no ekv profile recognised%s\n", prog, name,
 			o->verbose ? "" : " (-v says what was tried)");
@@ -280,21 +267,22 @@ int cmd_probe(struct cmd *c)
 	const struct ekv_profile *p = &res.profile;
 	struct ekv_profile def;
 	ekv_profile_default(&def);
-	printf("--page-size %u --max-page-count %u --align %u --erase-value 0x%02X%s "
-	       "--max-chunk-size %u --branching-factor %u --max-key-size %u --max-value-size %u",
-	       p->page_size, p->max_page_count, p->align, p->erase_value, p->crc ? " --crc" : "",
-	       p->max_chunk_size, p->branching_factor, p->max_key_size, p->max_value_size);
-	if (p->scratch_page_count != def.scratch_page_count)
-		printf(" --scratch-pages %u", p->scratch_page_count);
-	putchar('\n');
+	/* the options to give: the page count follows from the size, and
+	 * scratch-pages cannot be read from an image */
+	uint32_t skip = 1u << EKV_PF_page_count;
+	if (p->scratch_page_count == def.scratch_page_count)
+		skip |= 1u << EKV_PF_scratch_page_count;
+	char line[600];
+	puts(profile_options_text(p, d.layout, skip, line, sizeof(line)));
 	if (!o->quiet) {
-		bool is_default = p->page_size == def.page_size && p->align == def.align &&
-				  p->erase_value == def.erase_value && p->crc == def.crc &&
-				  p->max_chunk_size == def.max_chunk_size &&
-				  p->branching_factor == def.branching_factor &&
-				  p->max_key_size == def.max_key_size &&
-				  p->max_value_size == def.max_value_size &&
-				  p->max_page_count == (p->page_count > 256 ? p->page_count : 256);
+		/* the crate's defaults, with max-page-count as the tools derive it */
+		def.max_page_count = p->page_count > def.max_page_count ? p->page_count
+									: def.max_page_count;
+		bool is_default = true;
+		for (int i = 0; i < EKV_PF_COUNT; i++)
+			if (i != EKV_PF_page_count && i != EKV_PF_scratch_page_count)
+				is_default &= ekv_pf_get(p, (enum ekv_pf_id)i) ==
+					      ekv_pf_get(&def, (enum ekv_pf_id)i);
 		fprintf(stderr, "%s: %s: %s; %u pages, %u files, %u records verify\n", prog, name,
 			is_default ? "the default profile (the Rust crate's defaults)"
 				   : "a non-default profile",

@@ -3,10 +3,12 @@
  * text.c — ekvctl's text formats (see text.h and ekvctl(1), FORMATS).
  *
  * Every parser here reads a whole input before the caller writes anything:
- * a bad line rejects the input with its line number, and nothing of it is
- * applied.
+ * a bad line, a read error or an input cut short (a last line without its
+ * newline) rejects the input, and nothing of it is applied.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,12 +206,18 @@ void opset_sort_unique(struct opset *s)
 	s->n = k;
 }
 
+void opset_truncate(struct opset *s, size_t n)
+{
+	while (s->n > n) {
+		s->n--;
+		bytes_free(&s->ops[s->n].key);
+		bytes_free(&s->ops[s->n].val);
+	}
+}
+
 void opset_free(struct opset *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		bytes_free(&s->ops[i].key);
-		bytes_free(&s->ops[i].val);
-	}
+	opset_truncate(s, 0);
 	free(s->ops);
 	*s = (struct opset){0};
 }
@@ -221,7 +229,17 @@ static bool is_blank(int c)
 	return c == ' ' || c == '\t';
 }
 
-bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
+/* The end of the input: 0, or a read error (its errno, negated, and msg). */
+static int read_end(FILE *in, int err, char *msg, size_t msg_size)
+{
+	if (!ferror(in))
+		return 0;
+	err = err ? err : EIO;
+	snprintf(msg, msg_size, "read error: %s", strerror(err));
+	return -err;
+}
+
+int parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -229,11 +247,16 @@ bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t ms
 	int lineno = 0;
 	size_t start = s->n;
 	bool ok = true;
+	errno = 0;
 	while (ok && (len = getline(&line, &cap, in)) >= 0) {
 		lineno++;
 		size_t n = (size_t)len;
-		if (n && line[n - 1] == '\n')
-			n--;
+		if (line[n - 1] != '\n') {
+			snprintf(msg, msg_size, TEXT_CUT_SHORT);
+			ok = false;
+			break;
+		}
+		n--;
 		if (n && line[n - 1] == '\r')
 			n--;
 		size_t i = 0;
@@ -285,16 +308,13 @@ bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t ms
 			break;
 		}
 	}
+	int r = ok ? read_end(in, errno, msg, msg_size) : -EINVAL;
 	free(line);
-	if (!ok) {
+	if (r < 0) {
 		*bad_line = lineno;
-		while (s->n > start) {
-			s->n--;
-			bytes_free(&s->ops[s->n].key);
-			bytes_free(&s->ops[s->n].val);
-		}
+		opset_truncate(s, start);
 	}
-	return ok;
+	return r;
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -413,81 +433,71 @@ static bool jstring(struct jin *j, struct bytes *out)
 	}
 }
 
-bool parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
+/* One "key": "value" or "key": null member into s: NULL, or what is wrong. */
+static const char *json_member(struct jin *j, struct opset *s)
+{
+	struct op *op = opset_add(s);
+	if (!op)
+		return "out of memory";
+	op->line = j->line;
+	if (!jstring(j, &op->key))
+		return "expected a key string";
+	jspace(j);
+	if (j->c != ':')
+		return "expected ':'";
+	jnext(j);
+	jspace(j);
+	if (j->c != 'n')
+		return jstring(j, &op->val) ? NULL : "expected a value string or null";
+	for (const char *lit = "null"; *lit; lit++, jnext(j))
+		if (j->c != *lit)
+			return "expected a string or null";
+	op->del = true;
+	bytes_push(&op->val, "", 0);
+	return NULL;
+}
+
+/* A whole JSON object of members: NULL, or what is wrong. */
+static const char *json_object(struct jin *j, struct opset *s)
+{
+	jnext(j);
+	jspace(j);
+	if (j->c != '{')
+		return "expected a JSON object '{'";
+	jnext(j);
+	jspace(j);
+	bool more = j->c != '}';
+	if (!more)
+		jnext(j);
+	while (more) {
+		const char *why = json_member(j, s);
+		if (why)
+			return why;
+		jspace(j);
+		more = j->c == ',';
+		if (!more && j->c != '}')
+			return "expected ',' or '}'";
+		jnext(j); /* the ',' or the closing '}' */
+		jspace(j);
+	}
+	return j->c == EOF ? NULL : "unexpected text after the JSON object";
+}
+
+int parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size)
 {
 	struct jin j = {.in = in, .line = 1};
 	size_t start = s->n;
-	bool ok = false;
-	jnext(&j);
-	jspace(&j);
-	if (j.c != '{') {
-		snprintf(msg, msg_size, "expected a JSON object '{'");
-		goto out;
+	errno = 0;
+	const char *why = json_object(&j, s);
+	/* a read error ends the input like EOF: it comes first */
+	int r = read_end(in, errno, msg, msg_size);
+	if (!r && why) {
+		snprintf(msg, msg_size, "%s", why);
+		r = -EINVAL;
 	}
-	jnext(&j);
-	jspace(&j);
-	if (j.c == '}') {
-		jnext(&j);
-		ok = true;
-	}
-	while (!ok) {
-		struct op *op = opset_add(s);
-		if (!op) {
-			snprintf(msg, msg_size, "out of memory");
-			goto out;
-		}
-		op->line = j.line;
-		if (!jstring(&j, &op->key)) {
-			snprintf(msg, msg_size, "expected a key string");
-			goto out;
-		}
-		jspace(&j);
-		if (j.c != ':') {
-			snprintf(msg, msg_size, "expected ':'");
-			goto out;
-		}
-		jnext(&j);
-		jspace(&j);
-		if (j.c == 'n') {
-			const char *lit = "null";
-			for (int i = 0; i < 4; i++, jnext(&j)) {
-				if (j.c != lit[i]) {
-					snprintf(msg, msg_size, "expected a string or null");
-					goto out;
-				}
-			}
-			op->del = true;
-			bytes_push(&op->val, "", 0);
-		} else if (!jstring(&j, &op->val)) {
-			snprintf(msg, msg_size, "expected a value string or null");
-			goto out;
-		}
-		jspace(&j);
-		if (j.c == ',') {
-			jnext(&j);
-			jspace(&j);
-			continue;
-		}
-		if (j.c != '}') {
-			snprintf(msg, msg_size, "expected ',' or '}'");
-			goto out;
-		}
-		jnext(&j);
-		ok = true;
-	}
-	jspace(&j);
-	if (j.c != EOF) {
-		ok = false;
-		snprintf(msg, msg_size, "unexpected text after the JSON object");
-	}
-out:
-	if (!ok) {
+	if (r < 0) {
 		*bad_line = j.line;
-		while (s->n > start) {
-			s->n--;
-			bytes_free(&s->ops[s->n].key);
-			bytes_free(&s->ops[s->n].val);
-		}
+		opset_truncate(s, start);
 	}
-	return ok;
+	return r;
 }

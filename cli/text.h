@@ -49,16 +49,24 @@ struct opset {
 struct op *opset_add(struct opset *s);
 /* Sort by key and keep the last op of each key. */
 void opset_sort_unique(struct opset *s);
+/* Drop the ops from the n-th on. */
+void opset_truncate(struct opset *s, size_t n);
 void opset_free(struct opset *s);
 int key_compare(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
 
 /*
  * Parse a key=value script (batch, -s, import): '#' comments, blank lines,
- * "key=value" puts, "key=" deletes, "key=\"\"" puts an empty value.  On a bad
- * line: false, with *bad_line and msg set; nothing is added.
+ * "key=value" puts, "key=" deletes, "key=\"\"" puts an empty value; every
+ * line ends with a newline (a last line without one is an input cut short).
+ * Returns 0; -EINVAL for a bad line or an input cut short, or a read error
+ * (-errno), with *bad_line and msg set and nothing added.
  */
-bool parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size);
-/* Parse a JSON object of string keys to string values (null deletes). */
-bool parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size);
+int parse_script(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size);
+/* Parse a JSON object of string keys to string values (null deletes); the
+ * same results. */
+int parse_json(FILE *in, struct opset *s, int *bad_line, char *msg, size_t msg_size);
+
+/* The message for a last line without its newline. */
+#define TEXT_CUT_SHORT "the line has no newline at its end: the input was cut short?"
 
 #endif

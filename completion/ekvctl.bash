@@ -5,13 +5,14 @@ _ekvctl()
 	_init_completion || return
 
 	local commands="get put delete list batch export import format stat dump fsck probe devices"
-	local global="-c --config -d --db --image --device -s --script -y --yes -v --verbose
-		-q --quiet -h --help -V --version --seed --wait --page-size --page-count
-		--max-page-count --align --erase-value --crc --no-crc --max-chunk-size
-		--branching-factor --max-key-size --max-value-size --scratch-pages"
+	local global="-c --config -d --db -i --image --device -s --script -y --yes -v --verbose
+		-q --quiet -h --help -V --version --seed --wait --socket --direct --page-size
+		--page-count --max-page-count --align --erase-value --crc --no-crc
+		--max-chunk-size --branching-factor --max-key-size --max-value-size
+		--scratch-pages"
 
 	case $prev in
-	-c | --config | --image | -s | --script | --file)
+	-c | --config | -i | --image | -s | --script | --file | --socket)
 		_filedir
 		return
 		;;
@@ -52,10 +53,10 @@ _ekvctl()
 	local cmd="" i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-c | --config | -d | --db | --image | --device | -s | --script | --seed | \
-		--page-size | --page-count | --max-page-count | --align | --erase-value | \
-		--max-chunk-size | --branching-factor | --max-key-size | --max-value-size | \
-		--scratch-pages)
+		-c | --config | -d | --db | -i | --image | --device | -s | --script | --seed | \
+		--socket | --page-size | --page-count | --max-page-count | --align | \
+		--erase-value | --max-chunk-size | --branching-factor | --max-key-size | \
+		--max-value-size | --scratch-pages)
 			((i++))
 			;;
 		-*) ;;

@@ -2,9 +2,11 @@
 /*
  * ekvd — serves one ekv database to other processes over a Unix socket.
  *
- * Options, the database and the listening socket, access control by peer
- * credentials, systemd notification and the accept loop.  The protocol is
- * lib/proto.c, each connection daemon/session.c, the data libekv.
+ * Options, the listening socket, access control by peer credentials,
+ * systemd notification and the accept loop.  The database is opened by
+ * tools/dbspec.c from the settings of tools/settings.c (the same code and
+ * the same options as ekvctl), the protocol is lib/proto.c, each
+ * connection daemon/session.c, the log daemon/log.c, the data libekv.
  *
  * Must never: fork or daemonize (systemd, or a shell with &, supervises
  * it), exit on SIGTERM before the commit in progress is answered, or give
@@ -18,7 +20,6 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +32,21 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "dbspec.h"
 #include "ekv.h"
 #include "flash_cache.h"
+#include "log.h"
 #include "proto.h"
 #include "session.h"
+#include "settings.h"
+#include "util.h"
 
-#define DEFAULT_CONFIG "/etc/ekv.conf"
 #define MAX_RO_UIDS 16
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+/* getopt values: ekvd's own options, then the database settings' from
+ * OPT_SETTING (settings.h) */
 enum {
 	OPT_CONFIG = 'c',
 	OPT_DB = 'd',
@@ -48,21 +54,7 @@ enum {
 	OPT_VERBOSE = 'v',
 	OPT_HELP = 'h',
 	OPT_VERSION = 'V',
-	OPT_IMAGE = 1000,
-	OPT_DEVICE,
-	OPT_PAGE_SIZE,
-	OPT_PAGE_COUNT,
-	OPT_MAX_PAGE_COUNT,
-	OPT_ALIGN,
-	OPT_ERASE_VALUE,
-	OPT_CRC,
-	OPT_MAX_CHUNK,
-	OPT_BF,
-	OPT_MAX_KEY,
-	OPT_MAX_VALUE,
-	OPT_SCRATCH,
-	OPT_SEED,
-	OPT_SOCKET_MODE,
+	OPT_SOCKET_MODE = 1000,
 	OPT_SOCKET_GROUP,
 	OPT_RO_GROUP,
 	OPT_RO_UID,
@@ -73,27 +65,13 @@ enum {
 	OPT_BUSY_TIMEOUT,
 	OPT_CACHE_SIZE,
 	OPT_BUSY_POLL,
-	OPT_END
+	OPT_SETTING = 2000,
 };
 
-/* The database options are the ones ekv.conf may set too. */
-static const struct option long_options[] = {
+/* ekvd's own options; the settings are added by build_options() */
+static const struct option own_options[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"db", required_argument, NULL, OPT_DB},
-	{"image", required_argument, NULL, OPT_IMAGE},
-	{"device", required_argument, NULL, OPT_DEVICE},
-	{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
-	{"page-count", required_argument, NULL, OPT_PAGE_COUNT},
-	{"max-page-count", required_argument, NULL, OPT_MAX_PAGE_COUNT},
-	{"align", required_argument, NULL, OPT_ALIGN},
-	{"erase-value", required_argument, NULL, OPT_ERASE_VALUE},
-	{"crc", no_argument, NULL, OPT_CRC},
-	{"max-chunk-size", required_argument, NULL, OPT_MAX_CHUNK},
-	{"branching-factor", required_argument, NULL, OPT_BF},
-	{"max-key-size", required_argument, NULL, OPT_MAX_KEY},
-	{"max-value-size", required_argument, NULL, OPT_MAX_VALUE},
-	{"scratch-pages", required_argument, NULL, OPT_SCRATCH},
-	{"seed", required_argument, NULL, OPT_SEED},
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
 	{"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
@@ -109,22 +87,19 @@ static const struct option long_options[] = {
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
 };
+#define N_OWN (sizeof(own_options) / sizeof(own_options[0]))
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"Usage: ekvd [OPTION...]\n"
 	"Serve one ekv database to other processes over a Unix socket.\n"
 	"\n"
-	"Database (default: section [default] of the config file):\n"
-	"  -c, --config FILE        config file (default $EKV_CONF or " DEFAULT_CONFIG ")\n"
-	"  -d, --db NAME            the database of section [NAME] in the config file\n"
-	"      --image FILE         flash image file (created erased if missing)\n"
-	"      --device DEV         MTD device (/dev/mtdN or mtd:NAME)\n"
-	"      --page-size N --page-count N --max-page-count N --align N\n"
-	"      --erase-value 0xFF|0x00 --crc --max-chunk-size N --branching-factor N\n"
-	"      --max-key-size N --max-value-size N --scratch-pages N --seed N\n"
-	"                           the profile, as for ekvctl\n"
+	"Database (default: section [default] of the config file; the options\n"
+	"and ekv.conf keys are ekvctl's):\n"
+	"  -c, --config FILE        config file (default $EKV_CONF or " DEFAULT_CONF ")\n"
+	"  -d, --db NAME            the database of section [NAME] in the config file\n";
+
+static const char usage_tail[] =
 	"\n"
 	"Socket and access:\n"
 	"  -s, --socket PATH        listen here (default " EKV_DEFAULT_SOCKET "; ignored\n"
@@ -149,13 +124,13 @@ static const char usage_text[] =
 	"\n"
 	"  -v, --verbose            log connections\n"
 	"  -h, --help               this help\n"
-	"  -V, --version            print the version\n";
+	"  -V, --version            print the version\n"
+	"\n"
+	"Numbers are decimal or 0x-hex.\n";
 
 struct opts {
-	const char *config, *db_name, *image, *device, *socket_path;
-	struct ekv_profile p;
-	uint32_t seed;
-	bool seed_set;
+	struct settings s; /* the database, its profile, the seed */
+	const char *socket_path;
 	mode_t socket_mode;
 	const char *socket_group, *ro_group;
 	uid_t ro_uids[MAX_RO_UIDS];
@@ -166,64 +141,120 @@ struct opts {
 	uint32_t cache_size;
 	uint32_t busy_poll_us;
 	bool verbose;
-	bool given[OPT_END]; /* set on the command line: the config file does not override */
-	bool set[OPT_END];   /* set on the command line or in the config file */
-	const char *section; /* the config section used, or NULL */
-	char *owned[32];     /* strings from the config file */
-	unsigned n_owned;
 };
-
-static bool log_to_journal;
-static bool log_verbose;
-
-void ekvd_log(int level, const char *fmt, ...)
-{
-	if (level >= LOG_DEBUG && !log_verbose)
-		return;
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (log_to_journal)
-		fprintf(stderr, "<%d>%s\n", level, buf);
-	else
-		fprintf(stderr, "ekvd: %s\n", buf);
-}
 
 /* ---- options --------------------------------------------------------------- */
 
+static struct option long_options[N_OWN + 2 * SET_COUNT + 1];
 
-
-/* Apply one option (from the command line, or a config key with its value). */
-static const char *option_name(int id)
+static void build_options(char *shortopts, size_t size)
 {
-	for (const struct option *lo = long_options; lo->name; lo++)
-		if (lo->val == id)
-			return lo->name;
-	return NULL;
+	size_t n = 0, k = (size_t)snprintf(shortopts, size, "c:d:s:vhV");
+	for (; n < N_OWN; n++)
+		long_options[n] = own_options[n];
+	static char no_names[SET_COUNT][64];
+	for (int id = 0; id < SET_COUNT; id++) {
+		const struct setting_def *d = setting_def((enum setting_id)id);
+		if (!(d->programs & SETTING_EKVD))
+			continue;
+		int has_arg = !d->arg ? no_argument
+			      : d->arg_optional ? optional_argument
+						 : required_argument;
+		int val = d->short_opt ? d->short_opt : SETTING_OPTION(OPT_SETTING, id);
+		long_options[n++] = (struct option){d->key, has_arg, NULL, val};
+		if (d->short_opt && k + 3 < size)
+			k += (size_t)snprintf(shortopts + k, size - k, "%c%s", d->short_opt,
+					      has_arg == required_argument ? ":" : "");
+		if (d->arg)
+			continue;
+		snprintf(no_names[id], sizeof(no_names[id]), "no-%s", d->key);
+		long_options[n++] = (struct option){no_names[id], no_argument, NULL,
+						    SETTING_NO_OPTION(OPT_SETTING, id)};
+	}
+	long_options[n] = (struct option){0};
 }
 
+/* "  OPTION   help text", the text wrapped at 79 columns from column 27. */
+static void usage_line(const char *opt, const char *help)
+{
+	int col = printf("  %-24s", opt);
+	if (col > 26) {
+		putchar('\n');
+		col = printf("%26s", "");
+	}
+	while (*help) {
+		size_t len = strlen(help), cut = len;
+		if ((size_t)col + 1 + len > 79) {
+			cut = 79 - (size_t)col - 1;
+			while (cut > 0 && help[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = len;
+		}
+		printf(" %.*s", (int)cut, help);
+		help += cut;
+		while (*help == ' ')
+			help++;
+		if (*help) {
+			putchar('\n');
+			col = printf("%26s", "");
+		}
+	}
+	putchar('\n');
+}
+
+static void usage(void)
+{
+	fputs(usage_head, stdout);
+	for (int id = 0; id < SET_COUNT; id++) {
+		const struct setting_def *d = setting_def((enum setting_id)id);
+		if (!(d->programs & SETTING_EKVD))
+			continue;
+		char opt[64], help[256];
+		for (int negated = 0; negated <= !d->arg; negated++) {
+			snprintf(opt, sizeof(opt), "%c%c%c --%s%s%s%s", d->short_opt ? '-' : ' ',
+				 d->short_opt ? d->short_opt : ' ', d->short_opt ? ',' : ' ',
+				 negated ? "no-" : "", d->key, d->arg ? " " : "",
+				 d->arg ? d->arg : "");
+			setting_help((enum setting_id)id, negated, help, sizeof(help));
+			usage_line(opt, help);
+		}
+	}
+	fputs(usage_tail, stdout);
+}
+
+/* The ranges of ekvd's numeric options. */
+static const struct {
+	int id;
+	uint32_t min, max;
+} limits[] = {
+	{OPT_MAX_CLIENTS, 1, 65536},
+	{OPT_MAX_CURSORS, 1, 65536},
+	{OPT_MAX_FRAME, PROTO_MIN_MAX_FRAME, PROTO_HARD_MAX_FRAME},
+	{OPT_IDLE_TIMEOUT, 0, INT_MAX / 1000},
+	{OPT_BUSY_POLL, 0, 1000000},
+	{OPT_BUSY_TIMEOUT, 0, INT_MAX},
+};
+
+static const char *option_name(int id)
+{
+	for (size_t i = 0; i < N_OWN; i++)
+		if (own_options[i].val == id)
+			return own_options[i].name;
+	return "?";
+}
+
+/* Apply one of ekvd's own options. */
 static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_size)
 {
-	/* the profile: the same names and values as ekvctl and ekv.conf */
-	const char *name = option_name(id);
-	int r = name ? conf_apply_profile(&o->p, name, arg, err, err_size) : 0;
-	if (r)
-		return r < 0 ? -1 : 0;
 	uint32_t v;
 	switch (id) {
 	case OPT_CONFIG:
-		o->config = arg;
+		o->s.conf_path = arg;
+		o->s.conf_explicit = true;
 		return 0;
 	case OPT_DB:
-		o->db_name = arg;
-		return 0;
-	case OPT_IMAGE:
-		o->image = arg;
-		return 0;
-	case OPT_DEVICE:
-		o->device = arg;
+		o->s.db_name = arg;
 		return 0;
 	case OPT_SOCKET:
 		o->socket_path = arg;
@@ -252,177 +283,70 @@ static int apply(struct opts *o, int id, const char *arg, char *err, size_t err_
 		break;
 	}
 	if (!conf_parse_u32(arg, &v)) {
-		snprintf(err, err_size, "invalid number '%s'", arg);
+		snprintf(err, err_size, "invalid number '%s' (decimal or 0x-hex)", arg);
 		return -1;
 	}
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (limits[i].id == id && (v < limits[i].min || v > limits[i].max)) {
+			snprintf(err, err_size, "--%s must be %u..%u", option_name(id),
+				 limits[i].min, limits[i].max);
+			return -1;
+		}
+	}
 	switch (id) {
-	case OPT_SEED: o->seed = v; o->seed_set = true; break;
 	case OPT_RO_UID:
 		if (o->n_ro_uids == MAX_RO_UIDS) {
 			snprintf(err, err_size, "at most %d --read-only-uid options", MAX_RO_UIDS);
 			return -1;
 		}
 		o->ro_uids[o->n_ro_uids++] = (uid_t)v;
-		break;
-	case OPT_MAX_CLIENTS:
-		if (v < 1 || v > 65536) {
-			snprintf(err, err_size, "--max-clients must be 1..65536");
-			return -1;
-		}
-		o->max_clients = v;
-		break;
-	case OPT_MAX_CURSORS:
-		if (v < 1 || v > 65536) {
-			snprintf(err, err_size, "--max-cursors must be 1..65536");
-			return -1;
-		}
-		o->max_cursors = v;
-		break;
-	case OPT_MAX_FRAME:
-		if (v < PROTO_MIN_MAX_FRAME || v > PROTO_HARD_MAX_FRAME) {
-			snprintf(err, err_size, "--max-frame-size must be %u..%u", PROTO_MIN_MAX_FRAME,
-				 PROTO_HARD_MAX_FRAME);
-			return -1;
-		}
-		o->max_frame = v;
-		break;
-	case OPT_IDLE_TIMEOUT:
-		if (v > INT_MAX / 1000) {
-			snprintf(err, err_size, "--idle-timeout too large");
-			return -1;
-		}
-		o->idle_timeout_ms = (int)(v * 1000);
-		break;
-	case OPT_CACHE_SIZE:
-		o->cache_size = v;
-		break;
-	case OPT_BUSY_POLL:
-		if (v > 1000000) {
-			snprintf(err, err_size, "--busy-poll-us must be 0..1000000");
-			return -1;
-		}
-		o->busy_poll_us = v;
-		break;
-	case OPT_BUSY_TIMEOUT:
-		if (v > INT_MAX) {
-			snprintf(err, err_size, "--busy-timeout too large");
-			return -1;
-		}
-		o->busy_timeout_ms = (int)v;
-		break;
+		return 0;
+	case OPT_MAX_CLIENTS: o->max_clients = v; return 0;
+	case OPT_MAX_CURSORS: o->max_cursors = v; return 0;
+	case OPT_MAX_FRAME: o->max_frame = v; return 0;
+	case OPT_IDLE_TIMEOUT: o->idle_timeout_ms = (int)(v * 1000); return 0;
+	case OPT_CACHE_SIZE: o->cache_size = v; return 0;
+	case OPT_BUSY_POLL: o->busy_poll_us = v; return 0;
+	case OPT_BUSY_TIMEOUT: o->busy_timeout_ms = (int)v; return 0;
 	default:
 		snprintf(err, err_size, "unknown option");
 		return -1;
 	}
-	return 0;
-}
-
-static bool is_database_option(int id)
-{
-	return id == OPT_IMAGE || id == OPT_DEVICE || (id >= OPT_PAGE_SIZE && id <= OPT_SEED);
-}
-
-/* Every key ekvctl accepts may be in the file (it checks them); ekvd uses the
- * database options and skips the others. */
-static bool any_key(const char *key)
-{
-	(void)key;
-	return true;
-}
-
-/* Fill what the command line left open from section `section` of the file:
- * the command line wins, and an image or device there replaces both. */
-static int apply_config(struct opts *o, const char *path, const struct conf *c)
-{
-	char err[256];
-	bool target_on_cmdline = o->given[OPT_IMAGE] || o->given[OPT_DEVICE];
-	for (size_t i = 0; i < c->n; i++) {
-		const struct option *opt = long_options;
-		while (opt->name && strcmp(opt->name, c->e[i].key))
-			opt++;
-		if (!opt->name || !is_database_option(opt->val)) {
-			ekvd_log(LOG_DEBUG, "%s:%d: ignoring '%s'", path, c->e[i].line, c->e[i].key);
-			continue;
-		}
-		bool is_target = opt->val == OPT_IMAGE || opt->val == OPT_DEVICE;
-		if (o->given[opt->val] || (is_target && target_on_cmdline))
-			continue;
-		if (o->n_owned == sizeof(o->owned) / sizeof(o->owned[0]))
-			return -1;
-		char *value = o->owned[o->n_owned++] = strdup(c->e[i].value);
-		if (!value || apply(o, opt->val, value, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ekvd: %s:%d: %s\n", path, c->e[i].line,
-				value ? err : "out of memory");
-			return -1;
-		}
-		o->set[opt->val] = true;
-		/* a later image/device line of the section replaces an earlier one */
-		if (is_target)
-			*(opt->val == OPT_IMAGE ? &o->device : &o->image) = NULL;
-	}
-	return 0;
 }
 
 static int parse_args(struct opts *o, int argc, char **argv)
 {
 	int c;
-	char err[512];
-	while ((c = getopt_long(argc, argv, "c:d:s:vhV", long_options, NULL)) != -1) {
+	char err[600], shortopts[32];
+	build_options(shortopts, sizeof(shortopts));
+	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
 		if (c == '?')
 			return EXIT_USAGE;
 		if (c == OPT_HELP) {
-			fputs(usage_text, stdout);
+			usage();
 			exit(0);
 		}
 		if (c == OPT_VERSION) {
 			printf("ekvd %s (protocol %d)\n", EKV_VERSION, PROTO_VERSION);
 			exit(0);
 		}
-		if (apply(o, c, c == OPT_CRC ? NULL : optarg, err, sizeof(err)) < 0) {
+		bool negated;
+		int id = setting_of_option(c, OPT_SETTING, &negated);
+		int r = id >= 0 ? settings_set_option(&o->s, (enum setting_id)id,
+						      negated ? "no" : optarg, err, sizeof(err))
+				: apply(o, c, optarg, err, sizeof(err));
+		if (r < 0) {
 			fprintf(stderr, "ekvd: %s\nTry 'ekvd --help' for more information.\n", err);
 			return EXIT_USAGE;
 		}
-		o->given[c] = o->set[c] = true;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ekvd: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (o->image && o->device) {
-		fprintf(stderr, "ekvd: --image and --device exclude each other\n");
+	if (settings_read_conf(&o->s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ekvd: %s\n", err);
 		return EXIT_USAGE;
-	}
-	/* a named database, or no database on the command line: the config file */
-	if (o->db_name || (!o->image && !o->device)) {
-		const char *path = o->config ? o->config : getenv("EKV_CONF");
-		if (!path || !*path)
-			path = DEFAULT_CONFIG;
-		o->section = o->db_name ? o->db_name : "default";
-		struct conf cf;
-		int e = conf_load(path, o->section, any_key, &cf, err, sizeof(err));
-		if (e == -ENOENT) {
-			fprintf(stderr, "ekvd: %s: no such configuration file (give --image or "
-				"--device, or --db with a config file)\n", path);
-			return EXIT_USAGE;
-		}
-		if (e < 0) {
-			fprintf(stderr, "ekvd: %s\n", err);
-			return EXIT_USAGE;
-		}
-		bool found = cf.section_found;
-		e = found ? apply_config(o, path, &cf) : 0;
-		conf_free(&cf);
-		if (!found) {
-			fprintf(stderr, "ekvd: %s: no database [%s]\n", path, o->section);
-			return EXIT_USAGE;
-		}
-		if (e < 0)
-			return EXIT_USAGE;
-		if (!o->image && !o->device) {
-			fprintf(stderr, "ekvd: %s: section [%s] names no image or device\n", path,
-				o->section);
-			return EXIT_USAGE;
-		}
 	}
 	return 0;
 }
@@ -430,92 +354,35 @@ static int parse_args(struct opts *o, int argc, char **argv)
 /* ---- the database ------------------------------------------------------------- */
 
 struct database {
-	struct ekv_flash *flash;
+	struct dbspec spec;
 	ekv_db *db;
-	struct ekv_profile p;
 	char desc[PATH_MAX + 16];
 };
 
-/* Open the flash and the database the way ekvctl does, so that both see
- * the same profile for the same options. */
+/* Open the flash and the database as ekvctl does (tools/dbspec.c), so that
+ * both see the same profile for the same settings. */
 static int open_database(struct opts *o, struct database *d)
 {
-	char msg[256] = "";
-	int e;
-	d->p = o->p;
-	if (o->device) {
-		e = ekv_flash_mtd_open(o->device, 0, &d->flash, msg, sizeof(msg));
-		if (e < 0) {
-			ekvd_log(LOG_ERR, "%s: %s", o->device, msg[0] ? msg : ekv_strerror(e));
-			return EXIT_FAIL;
-		}
-		if (o->set[OPT_PAGE_SIZE] && d->flash->page_size != d->p.page_size) {
-			ekvd_log(LOG_ERR, "%s: --page-size %u differs from the erase size %u",
-				 o->device, d->p.page_size, d->flash->page_size);
-			return EXIT_USAGE;
-		}
-		d->p.page_size = d->flash->page_size;
-		if (!o->set[OPT_PAGE_COUNT])
-			d->p.page_count = d->flash->page_count;
-		snprintf(d->desc, sizeof(d->desc), "device:%s", o->device);
-	} else {
-		struct stat st;
-		bool exists = stat(o->image, &st) == 0;
-		if (exists) {
-			if (st.st_size == 0 || (uint64_t)st.st_size % d->p.page_size) {
-				ekvd_log(LOG_ERR,
-					 "%s: size %lld is not a multiple of the page size %u "
-					 "(give the image's --page-size)",
-					 o->image, (long long)st.st_size, d->p.page_size);
-				return EXIT_USAGE;
-			}
-			uint64_t pages = (uint64_t)st.st_size / d->p.page_size;
-			if (pages > 65535) {
-				ekvd_log(LOG_ERR, "%s: %llu pages are more than the format's 65535",
-					 o->image, (unsigned long long)pages);
-				return EXIT_USAGE;
-			}
-			if (o->set[OPT_PAGE_COUNT] && o->p.page_count != pages) {
-				ekvd_log(LOG_ERR, "%s: --page-count %u differs from the image size "
-					 "(%llu pages)", o->image, o->p.page_count,
-					 (unsigned long long)pages);
-				return EXIT_USAGE;
-			}
-			d->p.page_count = (uint32_t)pages;
-		}
+	char msg[600];
+	int e = dbspec_open(&o->s, DBSPEC_CREATE, &d->spec, msg, sizeof(msg));
+	if (e < 0) {
+		ekvd_log(LOG_ERR, "%s", msg);
+		return e == EKV_EINVAL ? EXIT_USAGE : EXIT_FAIL;
 	}
-	if (!o->set[OPT_MAX_PAGE_COUNT])
-		d->p.max_page_count = d->p.page_count > 256 ? d->p.page_count : 256;
-	if (ekv_profile_check(&d->p, msg, sizeof(msg)) < 0) {
-		ekvd_log(LOG_ERR, "invalid profile: %s", msg);
-		return EXIT_USAGE;
-	}
-	if (o->image) {
-		struct stat st;
-		if (stat(o->image, &st) < 0)
-			ekvd_log(LOG_NOTICE, "%s: creating an erased image of %u pages (format it)",
-				 o->image, d->p.page_count);
-		e = ekv_flash_file_open(o->image, d->p.page_size, d->p.page_count,
-					d->p.erase_value, EKV_FILE_CREATE, &d->flash);
-		if (e < 0) {
-			ekvd_log(LOG_ERR, "%s: %s", o->image, ekv_strerror(e));
-			return EXIT_FAIL;
-		}
-		char real[PATH_MAX];
-		snprintf(d->desc, sizeof(d->desc), "image:%s",
-			 realpath(o->image, real) ? real : o->image);
-	}
-	e = flash_cache_wrap(d->flash, o->cache_size, &d->flash);
+	if (d->spec.created)
+		ekvd_log(LOG_NOTICE, "%s: created an erased image of %u pages (format it)",
+			 d->spec.name, d->spec.p.page_count);
+	dbspec_describe(&o->s, d->desc, sizeof(d->desc));
+	e = flash_cache_wrap(d->spec.flash, o->cache_size, &d->spec.flash);
 	if (e < 0) {
 		ekvd_log(LOG_ERR, "cache: %s", ekv_strerror(e));
 		return EXIT_FAIL;
 	}
 	struct ekv_options eo;
 	ekv_options_default(&eo);
-	eo.seed = o->seed;
-	eo.seed_set = o->seed_set;
+	dbspec_options(&o->s, &eo);
 	eo.busy_timeout_ms = o->busy_timeout_ms;
-	e = ekv_open(d->flash, &d->p, &eo, &d->db);
+	e = ekv_open(d->spec.flash, &d->spec.p, &eo, &d->db);
 	if (e < 0) {
 		ekvd_log(LOG_ERR, "open: %s", ekv_strerror(e));
 		return EXIT_FAIL;
@@ -745,7 +612,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	memset(&o, 0, sizeof(o));
-	ekv_profile_default(&o.p);
+	settings_init(&o.s);
 	o.socket_mode = 0660;
 	o.max_clients = 256;
 	o.max_cursors = 64;
@@ -754,9 +621,8 @@ int main(int argc, char **argv)
 	o.busy_timeout_ms = 5000;
 	o.cache_size = 8u << 20;
 	o.busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US;
-	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
 	int rc = parse_args(&o, argc, argv);
-	log_verbose = o.verbose;
+	ekvd_log_init(getenv("JOURNAL_STREAM") != NULL, o.verbose);
 	if (rc)
 		goto out_opts;
 
@@ -777,9 +643,9 @@ int main(int argc, char **argv)
 	rc = open_database(&o, &d);
 	if (rc)
 		goto out_db;
-	if (o.max_frame < server_min_frame(&d.p)) {
+	if (o.max_frame < server_min_frame(&d.spec.p)) {
 		ekvd_log(LOG_ERR, "--max-frame-size %u is too small for this profile (at least %u)",
-			 o.max_frame, server_min_frame(&d.p));
+			 o.max_frame, server_min_frame(&d.spec.p));
 		rc = EXIT_USAGE;
 		goto out_db;
 	}
@@ -807,9 +673,9 @@ int main(int argc, char **argv)
 	}
 
 	srv.db = d.db;
-	srv.profile = d.p;
+	srv.profile = d.spec.p;
 	srv.database = d.desc;
-	srv.name = o.section ? o.section : "";
+	srv.name = o.s.section_found ? (o.s.db_name ? o.s.db_name : "default") : "";
 	srv.max_frame = o.max_frame;
 	srv.max_clients = o.max_clients;
 	srv.max_cursors = o.max_cursors;
@@ -833,9 +699,7 @@ int main(int argc, char **argv)
 	int64_t last_status = 0;
 	for (;;) {
 		int rc_poll = poll(pfd, 2, status_interval());
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		int64_t now_ms = monotonic_ms();
 		if (now_ms - last_status >= 1000) {
 			update_status();
 			last_status = now_ms;
@@ -867,7 +731,7 @@ int main(int argc, char **argv)
 	pthread_attr_destroy(&attr);
 	server_destroy(&srv);
 	uint64_t hits, misses;
-	flash_cache_stats(d.flash, &hits, &misses);
+	flash_cache_stats(d.spec.flash, &hits, &misses);
 	ekvd_log(LOG_INFO, "stopped after %llu commits (page cache: %llu hits, %llu misses)",
 		 (unsigned long long)srv.commits, (unsigned long long)hits,
 		 (unsigned long long)misses);
@@ -879,9 +743,8 @@ out_sfd:
 	close(sfd);
 out_db:
 	ekv_close(d.db);
-	ekv_flash_close(d.flash);
+	dbspec_close(&d.spec);
 out_opts:
-	for (unsigned i = 0; i < o.n_owned; i++)
-		free(o.owned[i]);
+	settings_free(&o.s);
 	return rc;
 }

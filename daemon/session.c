@@ -24,8 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "session.h"
+#include "util.h"
 
 #define BATCH_BYTES (64u * 1024u) /* cursor batch target; at least one largest pair */
 
@@ -52,8 +55,7 @@ struct session {
 	struct dcursor *cursors;
 	unsigned n_cursors;
 	uint32_t last_cursor_id;
-	uint8_t *in;
-	size_t in_cap, in_len, in_off;
+	struct net_in in;
 	uint8_t *out;
 	size_t out_cap;
 	struct proto_writer w;
@@ -70,13 +72,9 @@ uint32_t server_min_frame(const struct ekv_profile *p)
 
 int server_init(struct server *srv)
 {
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int e = pthread_cond_init(&srv->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (e)
-		return -e;
+	int e = cond_init_monotonic(&srv->cond);
+	if (e < 0)
+		return e;
 	pthread_mutex_init(&srv->lock, NULL);
 	return 0;
 }
@@ -88,17 +86,6 @@ void server_destroy(struct server *srv)
 }
 
 /* ---- the writer queue ---------------------------------------------------- */
-
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
 
 /* Hand the writer to the first waiter, or free it. */
 static void writer_release_locked(struct server *srv)
@@ -176,64 +163,17 @@ static int writer_acquire(struct server *srv, int timeout_ms)
 
 /* ---- frames in and out ---------------------------------------------------- */
 
-static int ensure(uint8_t **buf, size_t *cap, size_t want)
-{
-	if (*cap >= want)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < want)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return EKV_ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
 enum { FILL_OK = 0, FILL_EOF = 1, FILL_IDLE = 2, FILL_ERROR = 3 };
 
 /* Have `want` unconsumed bytes buffered. */
 static int fill(struct session *s, size_t want)
 {
-	if (s->in_len - s->in_off >= want)
+	int e = net_fill(&s->in, s->fd, want, s->srv->busy_poll_us);
+	if (e == 0)
 		return FILL_OK;
-	if (s->in_off) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
-		s->in_off = 0;
-	}
-	if (ensure(&s->in, &s->in_cap, want) < 0)
-		return FILL_ERROR;
-	while (s->in_len < want) {
-		ssize_t n = proto_recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len,
-				       s->srv->busy_poll_us);
-		if (n > 0) {
-			s->in_len += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return FILL_EOF;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? FILL_IDLE : FILL_ERROR;
-	}
-	return FILL_OK;
-}
-
-static int send_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	if (e == 1)
+		return FILL_EOF;
+	return e == -EAGAIN || e == -EWOULDBLOCK ? FILL_IDLE : FILL_ERROR;
 }
 
 void send_farewell(int fd, int code, const char *msg)
@@ -267,7 +207,7 @@ static void violation(struct session *s, uint32_t id, const char *why)
 
 static bool reply_begin(struct session *s, uint32_t id, size_t payload_max)
 {
-	if (ensure(&s->out, &s->out_cap, PROTO_HEADER_SIZE + payload_max) < 0) {
+	if (grow_array(&s->out, &s->out_cap, PROTO_HEADER_SIZE + payload_max, 1, 4096) < 0) {
 		reply_error(s, id, EKV_ENOMEM, NULL);
 		return false;
 	}
@@ -341,27 +281,51 @@ static void on_stat(struct session *s, const struct proto_request *q)
 }
 
 /* FORMAT and COMPACT: one-shot writes, queued like a write transaction. */
-static void on_exclusive(struct session *s, const struct proto_request *q)
+static int exclusive(struct session *s, const struct proto_request *q, int (*op)(ekv_db *db))
 {
-	if (s->read_only) {
-		reply_error(s, q->id, EKV_EPERM, NULL);
-		return;
-	}
+	if (s->read_only)
+		return EKV_EPERM;
 	int e = writer_acquire(s->srv, q->timeout_ms);
+	if (e < 0)
+		return e;
+	e = op(s->srv->db);
+	writer_release(s->srv);
+	return e;
+}
+
+static void on_format(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, exclusive(s, q, ekv_format));
+}
+
+static void on_compact(struct session *s, const struct proto_request *q)
+{
+	int e = exclusive(s, q, ekv_compact);
 	if (e < 0) {
 		reply_error(s, q->id, e, NULL);
-		return;
-	}
-	e = q->type == PROTO_FORMAT ? ekv_format(s->srv->db) : ekv_compact(s->srv->db);
-	writer_release(s->srv);
-	if (q->type == PROTO_FORMAT || e < 0) {
-		reply_empty(s, q->id, e);
 		return;
 	}
 	if (reply_begin(s, q->id, 4)) {
 		proto_put_u32(&s->w, (uint32_t)e);
 		reply_end(s, q->id);
 	}
+}
+
+static void on_mount(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_mount(s->srv->db));
+}
+
+static void on_rtx_begin(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_rtx_begin(s->srv->db, &s->rtx));
+}
+
+static void on_rtx_end(struct session *s, const struct proto_request *q)
+{
+	(void)q;
+	ekv_rtx_end(s->rtx);
+	s->rtx = NULL;
 }
 
 static void on_get(struct session *s, const struct proto_request *q)
@@ -376,7 +340,7 @@ static void on_get(struct session *s, const struct proto_request *q)
 		reply_error(s, q->id, e, NULL);
 		return;
 	}
-	proto_store_u32(lenp, (uint32_t)vlen);
+	put_le32(lenp, (uint32_t)vlen);
 	proto_reserve(&s->w, vlen);
 	reply_end(s, q->id);
 }
@@ -436,9 +400,9 @@ static void send_batch(struct session *s, uint32_t req_id, struct dcursor *dc, u
 		}
 		/* [klen][key][vlen][value]: slide the value down behind the key */
 		uint8_t *p = s->w.p + at;
-		proto_store_u32(p, (uint32_t)kl);
+		put_le32(p, (uint32_t)kl);
 		memcpy(p + 4, s->key, kl);
-		proto_store_u32(p + 4 + kl, (uint32_t)vl);
+		put_le32(p + 4 + kl, (uint32_t)vl);
 		memmove(p + 8 + kl, vp, vl);
 		proto_reserve(&s->w, PROTO_PAIR_OVERHEAD + kl + vl);
 		count++;
@@ -465,11 +429,11 @@ static void on_cursor_open(struct session *s, const struct proto_request *q)
 	ekv_cursor *c;
 	int e;
 	if (q->flags & PROTO_CURSOR_PREFIX)
-		e = ekv_cursor_open_prefix(s->rtx, q->key.p, q->key.len, &c);
+		e = ekv_cursor_open_prefix(s->rtx, q->start.p, q->start.len, &c);
 	else
-		e = ekv_cursor_open(s->rtx, q->flags & PROTO_CURSOR_HAS_START ? q->key.p : NULL,
-				    q->key.len, q->flags & PROTO_CURSOR_HAS_END ? q->value.p : NULL,
-				    q->value.len, &c);
+		e = ekv_cursor_open(s->rtx, q->flags & PROTO_CURSOR_HAS_START ? q->start.p : NULL,
+				    q->start.len, q->flags & PROTO_CURSOR_HAS_END ? q->end.p : NULL,
+				    q->end.len, &c);
 	if (e < 0) {
 		reply_error(s, q->id, e, NULL);
 		return;
@@ -518,103 +482,80 @@ static void end_wtx(struct session *s, bool commit, uint32_t id)
 	}
 }
 
+static void on_cursor_next(struct session *s, const struct proto_request *q)
+{
+	send_batch(s, q->id, find_cursor(s, q->cursor_id), q->max_pairs);
+}
+
+static void on_cursor_close(struct session *s, const struct proto_request *q)
+{
+	drop_cursor(s, find_cursor(s, q->cursor_id));
+}
+
+static void on_put(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_wtx_put(s->wtx, q->key.p, q->key.len, q->value.p, q->value.len));
+}
+
+static void on_delete(struct session *s, const struct proto_request *q)
+{
+	reply_empty(s, q->id, ekv_wtx_delete(s->wtx, q->key.p, q->key.len));
+}
+
+static void on_commit(struct session *s, const struct proto_request *q)
+{
+	end_wtx(s, true, q->id);
+}
+
+static void on_abort(struct session *s, const struct proto_request *q)
+{
+	end_wtx(s, false, q->id);
+}
+
+/* The handler of every request row (proto.h): a row without its on_<name>
+ * does not compile. */
+typedef void (*request_handler)(struct session *s, const struct proto_request *q);
+#define HANDLER(NAME, lower, type, fields, reply, need) [PROTO_##NAME] = on_##lower,
+static const request_handler handlers[PROTO_REQ_LIMIT] = {PROTO_REQUESTS(HANDLER)};
+#undef HANDLER
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == PROTO_REQ_LIMIT,
+	       "one handler slot per request type");
+
+/* Why a request may not run now, or NULL. */
+static const char *unmet(struct session *s, const struct proto_request *q, uint8_t need)
+{
+	switch ((enum proto_need)need) {
+	case PROTO_NEED_NONE:
+		return NULL;
+	case PROTO_NEED_NO_TX:
+		return s->rtx || s->wtx ? "a transaction is already open on this connection" : NULL;
+	case PROTO_NEED_RTX:
+		return s->rtx ? NULL : "no read transaction open";
+	case PROTO_NEED_WTX:
+		return s->wtx ? NULL : "no write transaction open";
+	case PROTO_NEED_CURSOR:
+		return find_cursor(s, q->cursor_id) ? NULL : "no such cursor";
+	}
+	return "not a request";
+}
+
 static void handle(struct session *s, const struct proto_request *q)
 {
-	bool in_tx = s->rtx || s->wtx;
+	const struct proto_req_desc *d = proto_req(q->type);
+	if (!d || !handlers[q->type]) {
+		violation(s, q->id, "not a request");
+		return;
+	}
 	if (!s->hello_done && q->type != PROTO_HELLO) {
 		violation(s, q->id, "HELLO must come first");
 		return;
 	}
-	switch (q->type) {
-	case PROTO_HELLO:
-		on_hello(s, q);
-		return;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_WTX_BEGIN:
-		if (in_tx) {
-			violation(s, q->id, "a transaction is already open on this connection");
-			return;
-		}
-		break;
-	case PROTO_RTX_END:
-	case PROTO_GET:
-	case PROTO_CURSOR_OPEN:
-		if (!s->rtx) {
-			violation(s, q->id, "no read transaction open");
-			return;
-		}
-		break;
-	case PROTO_PUT:
-	case PROTO_DELETE:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		if (!s->wtx) {
-			violation(s, q->id, "no write transaction open");
-			return;
-		}
-		break;
-	case PROTO_CURSOR_NEXT:
-	case PROTO_CURSOR_CLOSE:
-		if (!find_cursor(s, q->cursor_id)) {
-			violation(s, q->id, "no such cursor");
-			return;
-		}
-		break;
-	default:
-		violation(s, q->id, "not a request");
+	const char *why = unmet(s, q, d->need);
+	if (why) {
+		violation(s, q->id, why);
 		return;
 	}
-	switch (q->type) {
-	case PROTO_STAT:
-		on_stat(s, q);
-		break;
-	case PROTO_MOUNT:
-		reply_empty(s, q->id, ekv_mount(s->srv->db));
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-		on_exclusive(s, q);
-		break;
-	case PROTO_RTX_BEGIN:
-		reply_empty(s, q->id, ekv_rtx_begin(s->srv->db, &s->rtx));
-		break;
-	case PROTO_RTX_END:
-		ekv_rtx_end(s->rtx);
-		s->rtx = NULL;
-		break;
-	case PROTO_GET:
-		on_get(s, q);
-		break;
-	case PROTO_CURSOR_OPEN:
-		on_cursor_open(s, q);
-		break;
-	case PROTO_CURSOR_NEXT:
-		send_batch(s, q->id, find_cursor(s, q->cursor_id), q->max_pairs);
-		break;
-	case PROTO_CURSOR_CLOSE:
-		drop_cursor(s, find_cursor(s, q->cursor_id));
-		break;
-	case PROTO_WTX_BEGIN:
-		on_wtx_begin(s, q);
-		break;
-	case PROTO_PUT:
-		reply_empty(s, q->id,
-			    ekv_wtx_put(s->wtx, q->key.p, q->key.len, q->value.p, q->value.len));
-		break;
-	case PROTO_DELETE:
-		reply_empty(s, q->id, ekv_wtx_delete(s->wtx, q->key.p, q->key.len));
-		break;
-	case PROTO_COMMIT:
-		end_wtx(s, true, q->id);
-		break;
-	case PROTO_ABORT:
-		end_wtx(s, false, q->id);
-		break;
-	}
+	handlers[q->type](s, q);
 }
 
 /* ---- the connection's life --------------------------------------------- */
@@ -656,7 +597,7 @@ static bool stopping(struct server *srv)
 static void serve(struct session *s)
 {
 	struct server *srv = s->srv;
-	if (ensure(&s->out, &s->out_cap, 4096) < 0)
+	if (grow_array(&s->out, &s->out_cap, 4096, 1, 4096) < 0)
 		return;
 	for (;;) {
 		if (stopping(srv)) {
@@ -666,14 +607,14 @@ static void serve(struct session *s)
 		int f = fill(s, PROTO_HEADER_SIZE);
 		struct proto_header h;
 		const char *why = NULL;
-		if (f == FILL_OK && proto_header_decode(s->in + s->in_off,
+		if (f == FILL_OK && proto_header_decode(s->in.buf + s->in.off,
 							srv->max_frame - PROTO_HEADER_SIZE, &h,
 							&why) == 0 &&
 		    h.type >= PROTO_OK)
 			why = "a reply frame is not a request";
 		if (f == FILL_OK && why) {
 			violation(s, h.id, why);
-			send_all(s->fd, s->w.p, s->w.len);
+			send_full(s->fd, s->w.p, s->w.len);
 			return;
 		}
 		if (f == FILL_OK)
@@ -687,15 +628,15 @@ static void serve(struct session *s)
 			send_farewell(s->fd, EKV_ECANCELED, "ekvd is stopping");
 		if (f != FILL_OK)
 			return;
-		const uint8_t *payload = s->in + s->in_off + PROTO_HEADER_SIZE;
-		s->in_off += PROTO_HEADER_SIZE + (size_t)h.payload_len;
+		const uint8_t *payload = s->in.buf + s->in.off + PROTO_HEADER_SIZE;
+		net_consume(&s->in, PROTO_HEADER_SIZE + (size_t)h.payload_len);
 		struct proto_request q;
 		s->w.len = 0;
 		if (proto_request_decode(&h, payload, &q, &why) < 0)
 			violation(s, h.id, why);
 		else
 			handle(s, &q);
-		if (s->w.len && send_all(s->fd, s->w.p, s->w.len) < 0)
+		if (s->w.len && send_full(s->fd, s->w.p, s->w.len) < 0)
 			return;
 		if (s->fatal)
 			return;
@@ -726,7 +667,7 @@ void *session_run(void *arg)
 	if (srv->verbose)
 		ekvd_log(LOG_INFO, "%s: disconnected", s->peer);
 	free(s->cursors);
-	free(s->in);
+	net_in_free(&s->in);
 	free(s->out);
 	/* unregister last: once the count drops, shutdown may tear down srv */
 	pthread_mutex_lock(&srv->lock);

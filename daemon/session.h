@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <syslog.h>
 
 #include "ekv.h"
 
@@ -65,8 +64,5 @@ void server_wait_sessions(struct server *srv);
 
 /* Send a farewell ERROR frame (id 0) on a connection that is not served. */
 void send_farewell(int fd, int code, const char *msg);
-
-/* Logging, implemented by ekvd.c: syslog levels, to stderr/the journal. */
-void ekvd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

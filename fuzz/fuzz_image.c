@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ekv.h"
+#include "ekv_test.h"
 #include "fuzz_common.h"
 #include "fuzz_profiles.h"
 

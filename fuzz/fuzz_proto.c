@@ -4,15 +4,15 @@
  * the input is a stream of frames as a socket would deliver them; each is
  * decoded as a request, and its payload also as every kind of reply.
  * Decoding must never read outside the input or crash, whatever the bytes.
+ * Seeds: gen_corpus writes a frame of every type.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "proto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,10 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct proto_request r;
 		if (proto_request_decode(&h, p, &r, &why) == 0) {
 			/* every byte string must lie inside the payload */
-			if ((r.key.len && (r.key.p < p || r.key.p + r.key.len > p + h.payload_len)) ||
-			    (r.value.len &&
-			     (r.value.p < p || r.value.p + r.value.len > p + h.payload_len)))
-				abort();
+			const struct proto_bytes *bs[] = {&r.key, &r.value, &r.start, &r.end};
+			for (int i = 0; i < 4; i++)
+				if (bs[i]->len && (bs[i]->p < p ||
+						   bs[i]->p + bs[i]->len > p + h.payload_len))
+					abort();
 		}
 		int code;
 		struct proto_bytes b, k, v;

@@ -10,6 +10,8 @@
  * after a few transactions, after many with rollovers and compactions).
  * OUTDIR/fuzz_ops: deterministic pseudo-random operation streams for every
  * profile, and a few that are mostly power cuts or mostly I/O errors.
+ * OUTDIR/fuzz_proto: a valid frame of every request type, one stream of all
+ * of them, and one of every kind of reply.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,7 +22,9 @@
 #include <zlib.h>
 
 #include "ekv.h"
+#include "ekv_test.h"
 #include "fuzz_profiles.h"
+#include "proto.h"
 
 static uint64_t rng(uint64_t *s)
 {
@@ -134,18 +138,118 @@ static void own_image(const char *dir, uint8_t sel, int txs)
 	ekv_flash_close(f);
 }
 
+/* ---- fuzz_proto: frames as a socket delivers them ------------------------------------ */
+
+/* A stream for fuzz_proto: byte 0 sets the frame limit (64 + 64 KiB), then
+ * the frames w holds. */
+static void write_stream(const char *dir, const char *name, const struct proto_writer *w)
+{
+	if (w->overflow) {
+		fprintf(stderr, "gen_corpus: %s does not fit\n", name);
+		exit(1);
+	}
+	char path[8400];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	uint8_t sel = 64;
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(&sel, 1, 1, f) != 1 || fwrite(w->p, 1, w->len, f) != w->len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* A valid request of each type (one seed each and one stream of all of
+ * them), and a reply of each kind.  Returns the number of seeds. */
+static int proto_seeds(const char *dir)
+{
+	static uint8_t all[16384], one[1024];
+	static const uint8_t key[] = "key", val[] = "value";
+	static const uint8_t types[] = {
+		PROTO_HELLO, PROTO_STAT, PROTO_MOUNT, PROTO_FORMAT, PROTO_COMPACT,
+		PROTO_RTX_BEGIN, PROTO_GET, PROTO_CURSOR_OPEN, PROTO_CURSOR_NEXT,
+		PROTO_CURSOR_CLOSE, PROTO_RTX_END, PROTO_WTX_BEGIN, PROTO_PUT, PROTO_DELETE,
+		PROTO_COMMIT, PROTO_WTX_BEGIN, PROTO_ABORT,
+	};
+	struct proto_writer w_all, w;
+	proto_writer_init(&w_all, all, sizeof(all));
+	int count = 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct proto_request r = {.type = types[i], .id = (uint32_t)i + 1,
+					  .max_frame = PROTO_DEFAULT_MAX_FRAME, .timeout_ms = 100,
+					  .max_pairs = 8, .cursor_id = 1};
+		if (r.type == PROTO_GET || r.type == PROTO_PUT || r.type == PROTO_DELETE)
+			r.key = (struct proto_bytes){key, 3};
+		if (r.type == PROTO_PUT)
+			r.value = (struct proto_bytes){val, 5};
+		proto_writer_init(&w, one, sizeof(one));
+		proto_request_encode(&w, &r);
+		proto_request_encode(&w_all, &r);
+		/* a seed the decoder takes, so that fuzzing starts past it */
+		struct proto_header hd;
+		struct proto_request back;
+		if (proto_header_decode(one, PROTO_DEFAULT_MAX_FRAME, &hd, NULL) < 0 ||
+		    proto_request_decode(&hd, one + PROTO_HEADER_SIZE, &back, NULL) < 0) {
+			fprintf(stderr, "gen_corpus: request type 0x%02x does not decode\n",
+				r.type);
+			exit(1);
+		}
+		char name[64];
+		snprintf(name, sizeof(name), "request-%02x-%zu", r.type, i);
+		write_stream(dir, name, &w);
+		count++;
+	}
+	write_stream(dir, "requests", &w_all);
+
+	/* replies: hello, stat, a value, an i32, a batch, an error */
+	proto_writer_init(&w, all, sizeof(all));
+	struct proto_hello h = {.max_frame = PROTO_DEFAULT_MAX_FRAME,
+				.database = {(const uint8_t *)"image:/x.img", 12},
+				.name = {(const uint8_t *)"default", 7}};
+	ekv_profile_default(&h.profile);
+	proto_frame_begin(&w, PROTO_OK, 1);
+	proto_hello_encode(&w, &h);
+	proto_frame_end(&w);
+	struct ekv_stat st = {.page_count = 256, .pages_used = 3, .file_count = 2};
+	st.file_pages[1] = 2;
+	st.file_bytes[1] = 100;
+	proto_frame_begin(&w, PROTO_OK, 2);
+	proto_stat_encode(&w, &st);
+	proto_frame_end(&w);
+	proto_frame_begin(&w, PROTO_OK, 3);
+	proto_put_bytes(&w, val, 5);
+	proto_frame_end(&w);
+	proto_frame_begin(&w, PROTO_OK, 4);
+	proto_put_u32(&w, 1);
+	proto_frame_end(&w);
+	proto_frame_begin(&w, PROTO_OK, 5);
+	size_t head = proto_batch_begin(&w, 1);
+	proto_put_bytes(&w, key, 3);
+	proto_put_bytes(&w, val, 5);
+	proto_put_bytes(&w, val, 5);
+	proto_put_bytes(&w, key, 3);
+	proto_batch_finish(&w, head, PROTO_BATCH_END, 2);
+	proto_frame_end(&w);
+	proto_frame_begin(&w, PROTO_ERROR, 6);
+	proto_error_encode(&w, EKV_EBUSY, "another writer holds it");
+	proto_frame_end(&w);
+	write_stream(dir, "replies", &w);
+	return count + 2;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: gen_corpus OUTDIR TESTDATA_DIR [STAMP_FILE]\n");
 		return 2;
 	}
-	char img_dir[4096], ops_dir[4096], path[8400];
+	char img_dir[4096], ops_dir[4096], proto_dir[4096], path[8400];
 	snprintf(img_dir, sizeof(img_dir), "%s/fuzz_image", argv[1]);
 	snprintf(ops_dir, sizeof(ops_dir), "%s/fuzz_ops", argv[1]);
+	snprintf(proto_dir, sizeof(proto_dir), "%s/fuzz_proto", argv[1]);
 	mkdir_p(img_dir);
 	mkdir_p(ops_dir);
-	int count = 0;
+	mkdir_p(proto_dir);
+	int count = proto_seeds(proto_dir);
 
 	/* the Rust crate's images, for the profiles fuzz_image knows */
 	static const struct {

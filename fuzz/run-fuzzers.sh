@@ -16,12 +16,14 @@ set -eu
 
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_image fuzz_ops"}
+targets=${*:-"fuzz_image fuzz_ops fuzz_proto"}
 src=$(cd "$(dirname "$0")/.." && pwd)
 bld=$src/build-fuzz
 
 if [ ! -f "$bld/build.ninja" ]; then
-	CC=clang meson setup "$bld" "$src" --buildtype=debugoptimized >/dev/null
+	CC=clang meson setup "$bld" "$src" --buildtype=debugoptimized -Dfuzzing=true >/dev/null
+else
+	meson configure "$bld" -Dfuzzing=true >/dev/null # a build dir set up before the option
 fi
 ninja -C "$bld" fuzz/corpus.stamp $(for t in $targets; do echo "fuzz/$t"; done) >/dev/null
 

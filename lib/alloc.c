@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "util.h"
 #include "ekv.h"
 
 static bool bit(const uint8_t *b, uint32_t i)
@@ -104,16 +105,11 @@ void alloc_pin(struct alloc *a, uint32_t page)
 		a->pinned[page / 8] |= (uint8_t)(1u << (page % 8));
 }
 
-int page_ids_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page)
+int page_ids_push(uint32_t **a, uint32_t *n, size_t *cap, uint32_t page)
 {
-	if (*n == *cap) {
-		uint32_t c = *cap ? *cap * 2 : 16;
-		uint32_t *p = realloc(*a, c * sizeof(*p));
-		if (!p)
-			return EKV_ENOMEM;
-		*a = p;
-		*cap = c;
-	}
+	int e = grow_array(a, cap, (size_t)*n + 1, sizeof(**a), 16);
+	if (e < 0)
+		return e;
 	(*a)[(*n)++] = page;
 	return 0;
 }

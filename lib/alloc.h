@@ -13,6 +13,7 @@
 #define EKV_ALLOC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct alloc {
@@ -43,6 +44,6 @@ void alloc_pin(struct alloc *a, uint32_t page);
 
 /* Append page to the growable array of page ids *a (n used, cap
  * allocated). */
-int page_ids_push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t page);
+int page_ids_push(uint32_t **a, uint32_t *n, size_t *cap, uint32_t page);
 
 #endif

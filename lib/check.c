@@ -57,6 +57,8 @@ static const char *esc(const uint8_t *s, uint32_t n, char *out, size_t cap)
 
 int ekv_file_level(const struct ekv_profile *p, uint32_t file_id, int *level, int *slot)
 {
+	if (!level || !slot)
+		return EKV_EINVAL;
 	struct geom g;
 	int e = geom_init(&g, p, NULL, 0);
 	if (e < 0)
@@ -186,7 +188,8 @@ struct checker {
 	struct page_info *pi;
 	struct chain_page *chain;
 	uint32_t *starts;    /* record start seqs of the file being checked */
-	uint32_t n_starts, cap_starts;
+	uint32_t n_starts;
+	size_t cap_starts;
 	uint8_t *key, *prev_key, *value;
 	ekv_progress_fn progress;
 	void *pctx;
@@ -235,14 +238,10 @@ static int page_payload_len(struct checker *c, struct page_reader *pr, uint32_t 
 
 static int add_start(struct checker *c, uint32_t seq)
 {
-	if (c->n_starts == c->cap_starts) {
-		uint32_t cap = c->cap_starts ? c->cap_starts * 2 : 1024;
-		uint32_t *p = realloc(c->starts, cap * sizeof(*p));
-		if (!p)
-			return EKV_ENOMEM;
-		c->starts = p;
-		c->cap_starts = cap;
-	}
+	int e = grow_array(&c->starts, &c->cap_starts, (size_t)c->n_starts + 1, sizeof(*c->starts),
+			   1024);
+	if (e < 0)
+		return e;
 	c->starts[c->n_starts++] = seq;
 	return 0;
 }
@@ -761,6 +760,10 @@ int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn repo
 	      ekv_progress_fn progress, void *ctx, struct ekv_check_result *res)
 {
 	struct reporter rep = {.fn = report, .ctx = ctx};
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!f || !p || !res)
+		return EKV_EINVAL;
 	return check_run(f, p, WHAT_RECORDS, &rep, NULL, progress, ctx, res);
 }
 
@@ -770,6 +773,8 @@ int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ek
 	struct reporter rep = {.fn = out, .ctx = ctx};
 	struct reporter dump = {.fn = out, .ctx = ctx};
 	struct ekv_check_result res;
+	if (!f || !p)
+		return EKV_EINVAL;
 	if (what & EKV_DUMP_RECORDS)
 		what |= EKV_DUMP_FILES | WHAT_RECORDS;
 	return check_run(f, p, what, &rep, &dump, NULL, NULL, &res);

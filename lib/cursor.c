@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * cursor.c — ordered iteration: a k-way merge over every file of a snapshot,
- * newest file wins, tombstones hide older values.
+ * newest file wins, tombstones hide older values (the cursor slots of
+ * db_local_ops).
  *
  * A cursor owns a snapshot reference, so the pages it reads stay pinned
  * (never erased) until it closes: it is not disturbed by concurrent commits
@@ -20,9 +21,10 @@ struct cursor_file {
 	uint8_t *key;
 };
 
-struct ekv_cursor {
-	struct remote *remote; /* first, as in ekv_db */
-	ekv_db *db;
+/* A local cursor. */
+struct cursor {
+	struct ekv_cursor h;   /* the public handle: db_local_ops */
+	struct db *db;
 	struct snapshot *s;
 	bool has_end;
 	uint32_t end_len;
@@ -42,7 +44,7 @@ static void file_close(struct cursor_file *cf)
 
 /* Read the next record head of a file; deactivate it at the end or past the
  * upper bound. */
-static int advance_head(ekv_cursor *c, struct cursor_file *cf)
+static int advance_head(struct cursor *c, struct cursor_file *cf)
 {
 	int e = rec_read_head(&cf->r, &cf->h, cf->key);
 	if (e == FILE_EOF) {
@@ -56,17 +58,22 @@ static int advance_head(ekv_cursor *c, struct cursor_file *cf)
 	return 0;
 }
 
-static int cursor_open(ekv_rtx *rtx, const uint8_t *start, size_t start_len, const uint8_t *end,
+static struct cursor *cursor_of(ekv_cursor *h)
+{
+	return container_of(h, struct cursor, h);
+}
+
+static int cursor_open(struct rtx *rtx, const uint8_t *start, size_t start_len, const uint8_t *end,
 		       size_t end_len, bool has_end, ekv_cursor **out)
 {
-	ekv_db *db = rtx->db;
+	struct db *db = rtx->db;
 	const struct geom *g = &db->g;
-	*out = NULL;
 	if ((start && start_len > g->max_key) || (has_end && end_len > g->max_key + 1))
 		return EKV_ETOOBIG;
-	ekv_cursor *c = calloc(1, sizeof(*c));
+	struct cursor *c = calloc(1, sizeof(*c));
 	if (!c)
 		return EKV_ENOMEM;
+	c->h.ops = &db_local_ops;
 	c->db = db;
 	c->n = g->file_count;
 	int e = db_lock_shared(db);
@@ -117,28 +124,22 @@ static int cursor_open(ekv_rtx *rtx, const uint8_t *start, size_t start_len, con
 		if (e < 0)
 			goto fail;
 	}
-	*out = c;
+	*out = &c->h;
 	return 0;
 fail:
-	ekv_cursor_close(c);
+	local_cursor_close(&c->h);
 	return e;
 }
 
-int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
-		    size_t end_len, ekv_cursor **out)
+int local_cursor_open(ekv_rtx *h, const void *start, size_t start_len, const void *end,
+		      size_t end_len, ekv_cursor **out)
 {
-	if (rtx && rtx->remote) return remote_cursor_open(rtx, start, start_len, end, end_len, out);
-	if (!rtx || !out)
-		return EKV_EINVAL;
-	return cursor_open(rtx, start, start_len, end, end_len, end != NULL, out);
+	return cursor_open(rtx_of(h), start, start_len, end, end_len, end != NULL, out);
 }
 
-int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
-			   ekv_cursor **out)
+int local_cursor_open_prefix(ekv_rtx *h, const void *prefix, size_t prefix_len, ekv_cursor **out)
 {
-	if (rtx && rtx->remote) return remote_cursor_open_prefix(rtx, prefix, prefix_len, out);
-	if (!rtx || !out || (!prefix && prefix_len))
-		return EKV_EINVAL;
+	struct rtx *rtx = rtx_of(h);
 	if (prefix_len > rtx->db->g.max_key)
 		return EKV_ETOOBIG;
 	/* end = the smallest key greater than every key with this prefix */
@@ -154,12 +155,10 @@ int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 	return cursor_open(rtx, prefix, prefix_len, end, n, true, out);
 }
 
-int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
-		    size_t value_cap, size_t *value_len)
+int local_cursor_next(ekv_cursor *h, void *key, size_t key_cap, size_t *key_len, void *value,
+		      size_t value_cap, size_t *value_len)
 {
-	if (c && c->remote) return remote_cursor_next(c, key, key_cap, key_len, value, value_cap, value_len);
-	if (!c)
-		return EKV_EINVAL;
+	struct cursor *c = cursor_of(h);
 	/* each round consumes at least one record of some file */
 	for (;;) {
 		int lowest = -1;
@@ -220,11 +219,9 @@ int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, v
 	}
 }
 
-void ekv_cursor_close(ekv_cursor *c)
+void local_cursor_close(ekv_cursor *h)
 {
-	if (c && c->remote) { remote_cursor_close(c); return; }
-	if (!c)
-		return;
+	struct cursor *c = cursor_of(h);
 	for (uint32_t i = 0; i < c->n; i++)
 		file_close(&c->files[i]);
 	free(c->end);

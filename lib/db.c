@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * db.c — the public handle: open/close, format/mount, read and write
- * transactions, and the machinery that lets them run at the same time.
+ * db.c — the local handle (ekv_open; the slots of db_local_ops, handle.h):
+ * open/close, format/mount, read and write transactions, and the machinery
+ * that lets them run at the same time.  Its arguments were checked by
+ * api.c.
  *
  * Owns: the snapshots (refcounted file tables), limbo and pins, the writer
  * slot and this handle's share of the process lock.  The model — readers
@@ -19,64 +21,19 @@
 #include "db.h"
 #include "flash.h"
 #include "invariant.h"
-
-const char *ekv_strerror(int err)
-{
-	switch (err) {
-	case 0:
-		return "success";
-	case EKV_ENOTFOUND:
-		return "key not found";
-	case EKV_EIO:
-		return "flash I/O error";
-	case EKV_ECORRUPT:
-		return "database corrupted";
-	case EKV_ENOFMT:
-		return "no database found (not formatted, or wrong profile)";
-	case EKV_ENOSPC:
-		return "database full";
-	case EKV_EBUSY:
-		return "database busy (another writer holds it)";
-	case EKV_EINVAL:
-		return "invalid argument";
-	case EKV_ENOMEM:
-		return "out of memory";
-	case EKV_ETOOBIG:
-		return "key or value too large for the profile";
-	case EKV_ENOTSORTED:
-		return "keys of a transaction must be written in ascending order";
-	case EKV_ECANCELED:
-		return "transaction canceled by an earlier error";
-	case EKV_ERANGE:
-		return "buffer too small";
-	case EKV_EPERM:
-		return "permission denied";
-	case EKV_EROFS:
-		return "database is read-only";
-	case EKV_EPROTO:
-		return "protocol error";
-	case EKV_ENOTSUP:
-		return "not supported";
-	default:
-		if (err < 0) {
-			const char *s = strerror(-err);
-			return s ? s : "unknown error";
-		}
-		return "unknown error";
-	}
-}
+#include "util.h"
 
 void ekv_options_default(struct ekv_options *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->busy_timeout_ms = 5000;
+	if (o)
+		*o = (struct ekv_options){.busy_timeout_ms = 5000};
 }
 
 /* ---- snapshots and pins -------------------------------------------------- */
 
 /* For EKV_ASSERT in *_locked functions: the handle mutex is held (by some
  * thread: a default mutex cannot say by which). */
-static inline bool lock_held(ekv_db *db)
+static inline bool lock_held(struct db *db)
 {
 	if (pthread_mutex_trylock(&db->lock) != 0)
 		return true;
@@ -84,7 +41,7 @@ static inline bool lock_held(ekv_db *db)
 	return false;
 }
 
-static void snapshot_unlink_locked(ekv_db *db, struct snapshot *s)
+static void snapshot_unlink_locked(struct db *db, struct snapshot *s)
 {
 	EKV_ASSERT(lock_held(db));
 	s->prev->next = s->next;
@@ -94,7 +51,7 @@ static void snapshot_unlink_locked(ekv_db *db, struct snapshot *s)
 	pthread_cond_broadcast(&db->cond);
 }
 
-struct snapshot *db_snapshot_get(ekv_db *db)
+struct snapshot *db_snapshot_get(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	struct snapshot *s = db->current;
@@ -104,7 +61,7 @@ struct snapshot *db_snapshot_get(ekv_db *db)
 	return s;
 }
 
-void db_snapshot_put(ekv_db *db, struct snapshot *s)
+void db_snapshot_put(struct db *db, struct snapshot *s)
 {
 	if (!s)
 		return;
@@ -114,24 +71,20 @@ void db_snapshot_put(ekv_db *db, struct snapshot *s)
 	pthread_mutex_unlock(&db->lock);
 }
 
-static int limbo_add_locked(ekv_db *db, uint32_t page, uint64_t gen)
+static int limbo_add_locked(struct db *db, uint32_t page, uint64_t gen)
 {
 	EKV_ASSERT(lock_held(db));
-	if (db->n_limbo == db->cap_limbo) {
-		uint32_t cap = db->cap_limbo ? db->cap_limbo * 2 : 64;
-		struct limbo_entry *l = realloc(db->limbo, cap * sizeof(*l));
-		if (!l)
-			return EKV_ENOMEM;
-		db->limbo = l;
-		db->cap_limbo = cap;
-	}
+	int e = grow_array(&db->limbo, &db->cap_limbo, (size_t)db->n_limbo + 1,
+			   sizeof(*db->limbo), 64);
+	if (e < 0)
+		return e;
 	db->limbo[db->n_limbo++] = (struct limbo_entry){page, gen};
 	return 0;
 }
 
 static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 {
-	ekv_db *db = ctx;
+	struct db *db = ctx;
 	struct snapshot *s = malloc(sizeof(*s));
 	pthread_mutex_lock(&db->lock);
 	db->gen++;
@@ -166,7 +119,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 	pthread_mutex_unlock(&db->lock);
 }
 
-static void refresh_pins_locked(ekv_db *db)
+static void refresh_pins_locked(struct db *db)
 {
 	EKV_ASSERT(lock_held(db));
 	if (!db->pins_stale)
@@ -188,19 +141,8 @@ static void refresh_pins_locked(ekv_db *db)
 	db->pins_stale = false;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Wait on the handle's condition; false on timeout. Called locked. */
-static bool wait_locked(ekv_db *db, const struct timespec *deadline)
+static bool wait_locked(struct db *db, const struct timespec *deadline)
 {
 	EKV_ASSERT(lock_held(db));
 	if (!deadline) {
@@ -212,7 +154,7 @@ static bool wait_locked(ekv_db *db, const struct timespec *deadline)
 
 static int pin_hook(void *ctx, bool wait)
 {
-	ekv_db *db = ctx;
+	struct db *db = ctx;
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
 	if (wait) {
@@ -235,7 +177,7 @@ static int pin_hook(void *ctx, bool wait)
 /* ---- writer slot and process lock ---------------------------------------- */
 
 /* The in-process writer slot (no process lock). */
-static int slot_acquire(ekv_db *db)
+static int slot_acquire(struct db *db)
 {
 	struct timespec dl;
 	bool bounded = db->o.busy_timeout_ms >= 0;
@@ -254,7 +196,7 @@ static int slot_acquire(ekv_db *db)
 	return 0;
 }
 
-static void slot_release(ekv_db *db)
+static void slot_release(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	db->writer_busy = false;
@@ -264,7 +206,7 @@ static void slot_release(ekv_db *db)
 
 /* Look at the change token; mark the engine for a remount if another
  * process committed.  Called holding a process lock. */
-static void check_foreign_changes_locked(ekv_db *db)
+static void check_foreign_changes_locked(struct db *db)
 {
 	EKV_ASSERT(lock_held(db));
 	if (flash_changed(db->f, &db->token, db->have_token) > 0)
@@ -273,7 +215,7 @@ static void check_foreign_changes_locked(ekv_db *db)
 }
 
 /* Writer slot + exclusive process lock, for a write transaction. */
-static int writer_acquire(ekv_db *db)
+static int writer_acquire(struct db *db)
 {
 	int e = slot_acquire(db);
 	if (e < 0)
@@ -304,7 +246,15 @@ static int writer_acquire(ekv_db *db)
 	return e;
 }
 
-static void writer_release(ekv_db *db)
+/* The writer slot for changing the flash: refused on a read-only handle. */
+static int writer_acquire_rw(struct db *db)
+{
+	if (db->o.read_only || db->f->read_only)
+		return EKV_EROFS;
+	return writer_acquire(db);
+}
+
+static void writer_release(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->gen != db->gen_at_acquire) {
@@ -320,7 +270,7 @@ static void writer_release(ekv_db *db)
 	pthread_mutex_unlock(&db->lock);
 }
 
-int db_lock_shared(ekv_db *db)
+int db_lock_shared(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	int e = 0;
@@ -337,7 +287,7 @@ int db_lock_shared(ekv_db *db)
 	return e;
 }
 
-void db_unlock_shared(ekv_db *db)
+void db_unlock_shared(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->pl_shared && --db->pl_shared == 0 && !db->pl_exclusive)
@@ -350,19 +300,19 @@ void db_unlock_shared(ekv_db *db)
 int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct ekv_options *o,
 	     ekv_db **out)
 {
-	*out = NULL;
-	if (!flash || !p)
+	if (out)
+		*out = NULL;
+	if (!flash || !p || !out)
 		return EKV_EINVAL;
-	ekv_db *db = calloc(1, sizeof(*db));
+	struct db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return EKV_ENOMEM;
+	bool have_engine = false, have_lock = false;
 	int e = geom_init(&db->g, p, NULL, 0);
 	if (e == 0 && (flash->page_size != p->page_size || flash->page_count < p->page_count))
 		e = EKV_EINVAL;
-	if (e < 0) {
-		free(db);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
 	if (o)
 		db->o = *o;
 	else
@@ -376,38 +326,59 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 	if (!db->o.seed_set && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)db;
 	e = rec_engine_init(&db->en, &db->g, flash, seed);
-	if (e < 0) {
-		free(db);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
+	have_engine = true;
 	db->en.fm.rust_meta_log = db->o.rust_meta_log;
 	db->en.fm.refuse_damage = db->o.on_damage == EKV_ON_DAMAGE_REFUSE ||
 				  (db->o.on_damage == EKV_ON_DAMAGE_AUTO && p->crc);
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
-	pthread_mutex_init(&db->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_cond_init(&db->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	e = -pthread_mutex_init(&db->lock, NULL);
+	if (e < 0)
+		goto fail;
+	have_lock = true;
+	/* busy timeouts wait on the monotonic clock: wall-clock steps do not
+	 * shorten or stretch them */
+	e = cond_init_monotonic(&db->cond);
+	if (e < 0)
+		goto fail;
 	db->live.next = db->live.prev = &db->live;
-	*out = db;
+	if (db->o.log && !flash->log) {
+		flash->log = db->o.log;
+		flash->log_ctx = db->o.log_ctx;
+		db->installed_log = true;
+	}
+	db->h.ops = &db_local_ops;
+	*out = &db->h;
 	return 0;
+fail:
+	if (have_lock)
+		pthread_mutex_destroy(&db->lock);
+	if (have_engine)
+		rec_engine_destroy(&db->en);
+	free(db);
+	return e;
 }
 
-void ekv_close(ekv_db *db)
+static struct db *db_of(ekv_db *h)
 {
-	if (db && db->remote) { remote_close(db); return; }
-	if (!db)
-		return;
+	return container_of(h, struct db, h);
+}
+
+static void local_close(ekv_db *h)
+{
+	struct db *db = db_of(h);
 	/* snapshots still referenced by open transactions are the caller's bug;
 	 * free them all here so nothing leaks */
-	struct snapshot *s = db->live.next;
-	while (s != &db->live) {
-		struct snapshot *n = s->next;
+	for (struct snapshot *s = db->live.next, *next; s != &db->live; s = next) {
+		next = s->next;
 		free(s);
-		s = n;
+	}
+	if (db->installed_log && db->f->log == db->o.log) {
+		db->f->log = NULL;
+		db->f->log_ctx = NULL;
 	}
 	rec_engine_destroy(&db->en);
 	free(db->limbo);
@@ -416,26 +387,35 @@ void ekv_close(ekv_db *db)
 	free(db);
 }
 
-int ekv_format(ekv_db *db)
+/* Run op holding the writer slot and the exclusive process lock. */
+static int with_writer(ekv_db *h, int (*op)(struct db *db))
 {
-	if (db && db->remote) return remote_format(db);
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	int e = writer_acquire(db);
+	struct db *db = db_of(h);
+	int e = writer_acquire_rw(db);
 	if (e < 0)
 		return e;
-	pthread_mutex_lock(&db->lock);
-	bool readers = db->live.next != &db->live &&
-		       (db->live.next != db->current || db->live.next->next != &db->live);
-	pthread_mutex_unlock(&db->lock);
-	e = readers ? EKV_EBUSY : fm_format(&db->en.fm);
+	e = op(db);
 	writer_release(db);
 	return e;
 }
 
+static int format_as_writer(struct db *db)
+{
+	pthread_mutex_lock(&db->lock);
+	bool readers = db->live.next != &db->live &&
+		       (db->live.next != db->current || db->live.next->next != &db->live);
+	pthread_mutex_unlock(&db->lock);
+	return readers ? EKV_EBUSY : fm_format(&db->en.fm);
+}
+
+static int local_format(ekv_db *h)
+{
+	return with_writer(h, format_as_writer);
+}
+
 /* Mount if nothing is mounted yet, the engine needs a remount, or another
  * process changed the flash.  Called by the writer-slot holder. */
-static int ensure_mounted_writer(ekv_db *db)
+static int ensure_mounted_writer(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	if (db->stale) {
@@ -446,9 +426,9 @@ static int ensure_mounted_writer(ekv_db *db)
 	return fm_remount_if_dirty(&db->en.fm);
 }
 
-int ekv_mount(ekv_db *db)
+static int local_mount(ekv_db *h)
 {
-	if (db && db->remote) return remote_mount(db);
+	struct db *db = db_of(h);
 	int e = slot_acquire(db);
 	if (e < 0)
 		return e;
@@ -463,7 +443,7 @@ int ekv_mount(ekv_db *db)
 
 /* Readers need a current snapshot: mount first if there is none or another
  * process changed the flash.  Called holding the shared process lock. */
-static int ensure_snapshot(ekv_db *db)
+static int ensure_snapshot(struct db *db)
 {
 	pthread_mutex_lock(&db->lock);
 	bool ok = db->current != NULL && !db->stale;
@@ -478,10 +458,9 @@ static int ensure_snapshot(ekv_db *db)
 	return e;
 }
 
-int ekv_stat(ekv_db *db, struct ekv_stat *st)
+static int local_stat(ekv_db *h, struct ekv_stat *st)
 {
-	if (db && db->remote) return remote_stat(db, st);
-	memset(st, 0, sizeof(*st));
+	struct db *db = db_of(h);
 	int e = db_lock_shared(db);
 	if (e < 0)
 		return e;
@@ -527,54 +506,49 @@ int ekv_stat(ekv_db *db, struct ekv_stat *st)
 
 /* ---- read transactions ---------------------------------------------------- */
 
-int ekv_rtx_begin(ekv_db *db, ekv_rtx **out)
+static int local_rtx_begin(ekv_db *h, ekv_rtx **out)
 {
-	if (db && db->remote) return remote_rtx_begin(db, out);
-	*out = NULL;
-	ekv_rtx *t = calloc(1, sizeof(*t));
+	struct db *db = db_of(h);
+	struct rtx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
 	int e = db_lock_shared(db);
-	if (e < 0) {
-		free(t);
-		return e;
-	}
+	if (e < 0)
+		goto fail;
 	e = ensure_snapshot(db);
+	if (e == 0) {
+		t->s = db_snapshot_get(db);
+		if (!t->s)
+			e = EKV_ENOFMT;
+	}
 	if (e < 0) {
 		db_unlock_shared(db);
-		free(t);
-		return e;
+		goto fail;
 	}
+	t->h.ops = &db_local_ops;
 	t->db = db;
-	t->s = db_snapshot_get(db);
-	if (!t->s) {
-		db_unlock_shared(db);
-		free(t);
-		return EKV_ENOFMT;
-	}
 	page_reader_init(&t->pr, &db->g, db->f, 256);
-	*out = t;
+	*out = &t->h;
 	return 0;
+fail:
+	free(t);
+	return e;
 }
 
-void ekv_rtx_end(ekv_rtx *t)
+static void local_rtx_end(ekv_rtx *h)
 {
-	if (t && t->remote) { remote_rtx_end(t); return; }
-	if (!t)
-		return;
+	struct rtx *t = rtx_of(h);
 	page_reader_free(&t->pr);
 	db_snapshot_put(t->db, t->s);
 	db_unlock_shared(t->db);
 	free(t);
 }
 
-int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t value_cap,
-		size_t *value_len)
+static int local_rtx_get(ekv_rtx *h, const void *key, size_t key_len, void *value,
+			 size_t value_cap, size_t *value_len)
 {
-	if (t && t->remote) return remote_rtx_get(t, key, key_len, value, value_cap, value_len);
+	struct rtx *t = rtx_of(h);
 	size_t vlen = 0;
-	if (!t || (!key && key_len) || (!value && value_cap))
-		return EKV_EINVAL;
 	if (key_len > t->db->g.max_key)
 		return EKV_ETOOBIG;
 	int e = rec_get(&t->db->g, t->db->f, t->s->files, &t->pr, key, (uint32_t)key_len, value,
@@ -586,42 +560,42 @@ int ekv_rtx_get(ekv_rtx *t, const void *key, size_t key_len, void *value, size_t
 
 /* ---- write transactions --------------------------------------------------- */
 
-struct ekv_wtx {
-	struct remote *remote; /* first, as in ekv_db */
-	ekv_db *db;
+/* A local write transaction. */
+struct wtx {
+	struct ekv_wtx h;     /* the public handle: db_local_ops */
+	struct db *db;
 	struct rec_wtx rt;
 	bool canceled;
 };
 
-int ekv_wtx_begin(ekv_db *db, ekv_wtx **out)
+static struct wtx *wtx_of(ekv_wtx *h)
 {
-	if (db && db->remote) return remote_wtx_begin(db, out);
-	*out = NULL;
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	ekv_wtx *tx = calloc(1, sizeof(*tx));
+	return container_of(h, struct wtx, h);
+}
+
+static int local_wtx_begin(ekv_db *h, ekv_wtx **out)
+{
+	struct db *db = db_of(h);
+	struct wtx *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return EKV_ENOMEM;
-	int e = writer_acquire(db);
+	int e = writer_acquire_rw(db);
 	if (e < 0) {
 		free(tx);
 		return e;
 	}
+	tx->h.ops = &db_local_ops;
 	tx->db = db;
-	*out = tx;
+	*out = &tx->h;
 	return 0;
 }
 
-static int wtx_write(ekv_wtx *tx, const void *key, size_t klen, const void *value, size_t vlen,
+static int wtx_write(struct wtx *tx, const void *key, size_t klen, const void *value, size_t vlen,
 		     bool is_delete)
 {
-	if (!tx)
-		return EKV_EINVAL;
 	if (tx->canceled)
 		return EKV_ECANCELED;
 	const struct geom *g = &tx->db->g;
-	if ((!key && klen) || (!value && vlen))
-		return EKV_EINVAL;
 	if (klen > g->max_key || vlen > g->max_value)
 		return EKV_ETOOBIG; /* does not cancel the transaction */
 	int e = ensure_mounted_writer(tx->db);
@@ -635,24 +609,21 @@ static int wtx_write(ekv_wtx *tx, const void *key, size_t klen, const void *valu
 	return e;
 }
 
-int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len)
+static int local_wtx_put(ekv_wtx *h, const void *key, size_t key_len, const void *value,
+			 size_t value_len)
 {
-	if (tx && tx->remote) return remote_wtx_put(tx, key, key_len, value, value_len);
-	return wtx_write(tx, key, key_len, value ? value : "", value_len, false);
+	return wtx_write(wtx_of(h), key, key_len, value ? value : "", value_len, false);
 }
 
-int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
+static int local_wtx_delete(ekv_wtx *h, const void *key, size_t key_len)
 {
-	if (tx && tx->remote) return remote_wtx_delete(tx, key, key_len);
-	return wtx_write(tx, key, key_len, "", 0, true);
+	return wtx_write(wtx_of(h), key, key_len, "", 0, true);
 }
 
-int ekv_wtx_commit(ekv_wtx *tx)
+static int local_wtx_commit(ekv_wtx *h)
 {
-	if (tx && tx->remote) return remote_wtx_commit(tx);
-	if (!tx)
-		return EKV_EINVAL;
-	ekv_db *db = tx->db;
+	struct wtx *tx = wtx_of(h);
+	struct db *db = tx->db;
 	int e = tx->canceled ? EKV_ECANCELED : rec_wtx_commit(&db->en, &tx->rt);
 	if (e < 0)
 		rec_wtx_discard(&db->en, &tx->rt);
@@ -661,27 +632,32 @@ int ekv_wtx_commit(ekv_wtx *tx)
 	return e;
 }
 
-void ekv_wtx_abort(ekv_wtx *tx)
+static void local_wtx_abort(ekv_wtx *h)
 {
-	if (tx && tx->remote) { remote_wtx_abort(tx); return; }
-	if (!tx)
-		return;
+	struct wtx *tx = wtx_of(h);
 	rec_wtx_discard(&tx->db->en, &tx->rt);
 	writer_release(tx->db);
 	free(tx);
 }
 
-int ekv_compact(ekv_db *db)
+static int compact_as_writer(struct db *db)
 {
-	if (db && db->remote) return remote_compact(db);
-	if (db->o.read_only || db->f->read_only)
-		return EKV_EROFS;
-	int e = writer_acquire(db);
-	if (e < 0)
-		return e;
-	e = ensure_mounted_writer(db);
-	if (e == 0)
-		e = rec_compact(&db->en);
-	writer_release(db);
-	return e;
+	int e = ensure_mounted_writer(db);
+	return e < 0 ? e : rec_compact(&db->en);
 }
+
+static int local_compact(ekv_db *h)
+{
+	return with_writer(h, compact_as_writer);
+}
+
+/* A local handle is served by no daemon. */
+static int local_remote_info(ekv_db *h, struct ekv_remote_info *info)
+{
+	(void)h;
+	(void)info;
+	return EKV_EINVAL;
+}
+
+#define LOCAL_SLOT(slot) .slot = local_##slot,
+const struct ekv_ops db_local_ops = {EKV_OPS_SLOTS(LOCAL_SLOT)};

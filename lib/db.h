@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * db.h — the handle: snapshots (MVCC), the writer slot, page pinning and the
- * inter-process lock.  Shared by db.c (transactions) and cursor.c.
+ * db.h — the local handle: snapshots (MVCC), the writer slot, page pinning
+ * and the inter-process lock.  Shared by db.c (transactions) and cursor.c,
+ * which together implement db_local_ops (handle.h).
  */
 #ifndef EKV_DB_H
 #define EKV_DB_H
@@ -9,7 +10,8 @@
 #include <pthread.h>
 
 #include "compact.h"
-#include "remote.h"
+#include "handle.h"
+#include "util.h"
 
 struct snapshot {
 	unsigned refs;
@@ -23,18 +25,21 @@ struct limbo_entry {
 	uint64_t freed_gen; /* pinned while a snapshot older than this lives */
 };
 
-struct ekv_db {
-	struct remote *remote; /* first: non-NULL for a handle served by ekvd (remote.h) */
+/* A local handle (ekv_open). */
+struct db {
+	struct ekv_db h;      /* the public handle: db_local_ops */
 	struct geom g;
 	struct ekv_flash *f;
 	struct ekv_options o;
+	bool installed_log;   /* ekv_open made o.log the flash's log */
 	pthread_mutex_t lock; /* everything below except the writer-owned engine */
 	pthread_cond_t cond;
 	struct snapshot *current;
 	struct snapshot live; /* sentinel of the live list */
 	uint64_t gen;
 	struct limbo_entry *limbo;
-	uint32_t n_limbo, cap_limbo;
+	uint32_t n_limbo;
+	size_t cap_limbo;
 	bool pins_stale;
 	bool writer_busy;     /* writer slot: a write transaction, mount or format */
 	unsigned pl_shared;   /* in-process holders of the shared process lock */
@@ -47,16 +52,31 @@ struct ekv_db {
 	struct rec_engine en; /* owned by the writer slot holder */
 };
 
-struct snapshot *db_snapshot_get(ekv_db *db);
-void db_snapshot_put(ekv_db *db, struct snapshot *s);
-int db_lock_shared(ekv_db *db);
-void db_unlock_shared(ekv_db *db);
+struct snapshot *db_snapshot_get(struct db *db);
+void db_snapshot_put(struct db *db, struct snapshot *s);
+int db_lock_shared(struct db *db);
+void db_unlock_shared(struct db *db);
 
-struct ekv_rtx {
-	struct remote *remote; /* first, as in ekv_db */
-	ekv_db *db;
+/* A local read transaction. */
+struct rtx {
+	struct ekv_rtx h;     /* the public handle: db_local_ops */
+	struct db *db;
 	struct snapshot *s;
 	struct page_reader pr;
 };
+
+static inline struct rtx *rtx_of(ekv_rtx *h)
+{
+	return container_of(h, struct rtx, h);
+}
+
+/* The cursor slots of db_local_ops (cursor.c). */
+int local_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
+		      size_t end_len, ekv_cursor **out);
+int local_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
+			     ekv_cursor **out);
+int local_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
+		      size_t value_cap, size_t *value_len);
+void local_cursor_close(ekv_cursor *c);
 
 #endif

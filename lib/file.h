@@ -84,7 +84,8 @@ struct file_writer {
 	uint16_t record_boundary;
 	/* pages allocated by this writer, freed by discard */
 	uint32_t *pages;
-	uint32_t n_pages, cap_pages;
+	uint32_t n_pages;
+	size_t cap_pages;
 };
 
 int file_writer_open(struct file_writer *w, struct file_manager *m, struct page_reader *pr,

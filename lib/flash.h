@@ -11,6 +11,15 @@
 
 #include "ekv.h"
 
+/* The ops table of a backend with every optional op, its functions named
+ * after the slots: FLASH_OPS_ALL(file) is {.read = file_read, ...}. */
+#define FLASH_OPS_ALL(prefix)                                                                   \
+	{                                                                                       \
+		.read = prefix##_read, .write = prefix##_write, .erase = prefix##_erase,        \
+		.destroy = prefix##_destroy, .lock = prefix##_lock,                             \
+		.change_token = prefix##_change_token, .mark_changed = prefix##_mark_changed,   \
+	}
+
 static inline int flash_check(const struct ekv_flash *f, uint32_t page, uint32_t off, uint32_t len)
 {
 	if (page >= f->page_count || off > f->page_size || len > f->page_size - off)
@@ -18,25 +27,29 @@ static inline int flash_check(const struct ekv_flash *f, uint32_t page, uint32_t
 	return 0;
 }
 
+/* The checks before a read or a program: <0 refused, 1 nothing to do (len
+ * 0), 0 go ahead. */
+static inline int flash_pre_io(const struct ekv_flash *f, uint32_t page, uint32_t off, uint32_t len)
+{
+	int r = flash_check(f, page, off, len);
+	return r < 0 ? r : len == 0;
+}
+
 static inline int flash_read(struct ekv_flash *f, uint32_t page, uint32_t off, void *buf,
 			     uint32_t len)
 {
-	int r = flash_check(f, page, off, len);
-	if (r < 0)
-		return r;
-	if (len == 0)
-		return 0;
+	int r = flash_pre_io(f, page, off, len);
+	if (r)
+		return r < 0 ? r : 0;
 	return f->ops->read(f->ctx, page, off, buf, len);
 }
 
 static inline int flash_write(struct ekv_flash *f, uint32_t page, uint32_t off, const void *buf,
 			      uint32_t len)
 {
-	int r = flash_check(f, page, off, len);
-	if (r < 0)
-		return r;
-	if (len == 0)
-		return 0;
+	int r = flash_pre_io(f, page, off, len);
+	if (r)
+		return r < 0 ? r : 0;
 	if (f->read_only)
 		return EKV_EROFS;
 	return f->ops->write(f->ctx, page, off, buf, len);

@@ -39,22 +39,30 @@ void ekv_flash_mem_clear_fault(struct ekv_flash *f)
 	ekv_flash_mem_set_fault(f, &none);
 }
 
-bool ekv_flash_mem_powered_off(struct ekv_flash *f)
+/* The fault model's state, read under the lock. */
+static void fault_state(struct ekv_flash *f, bool *powered_off, uint64_t *mut_ops)
 {
 	struct mem_flash *m = f->ctx;
 	pthread_mutex_lock(&m->lock);
-	bool r = m->powered_off;
+	*powered_off = m->powered_off;
+	*mut_ops = m->mut_ops;
 	pthread_mutex_unlock(&m->lock);
-	return r;
+}
+
+bool ekv_flash_mem_powered_off(struct ekv_flash *f)
+{
+	bool off;
+	uint64_t ops;
+	fault_state(f, &off, &ops);
+	return off;
 }
 
 uint64_t ekv_flash_mem_mut_ops(struct ekv_flash *f)
 {
-	struct mem_flash *m = f->ctx;
-	pthread_mutex_lock(&m->lock);
-	uint64_t r = m->mut_ops;
-	pthread_mutex_unlock(&m->lock);
-	return r;
+	bool off;
+	uint64_t ops;
+	fault_state(f, &off, &ops);
+	return ops;
 }
 
 int mem_fault_before(struct mem_flash *m, int op, uint32_t page, uint32_t off, uint32_t len)

@@ -18,6 +18,7 @@
 
 #include "flash.h"
 #include "lock_fd.h"
+#include "util.h"
 
 struct file_flash {
 	int fd;
@@ -29,46 +30,16 @@ struct file_flash {
 	struct lock_fd lock; /* on fd (docs/DESIGN.md §4) */
 };
 
-static int pread_full(int fd, void *buf, size_t len, off_t off)
+/* A failed pwrite as the backend reports it: a full file system, or an I/O error. */
+static int write_error(int e)
 {
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return EKV_EIO;
-		}
-		if (n == 0) /* past the end of a short image: reads as erased? no: error */
-			return EKV_EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ENOSPC ? EKV_ENOSPC : EKV_EIO;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return e == -ENOSPC ? EKV_ENOSPC : e < 0 ? EKV_EIO : 0;
 }
 
 static int file_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
 {
 	struct file_flash *ff = ctx;
-	return pread_full(ff->fd, buf, len, (off_t)page * ff->page_size + off);
+	return pread_full(ff->fd, buf, len, (off_t)page * ff->page_size + off) < 0 ? EKV_EIO : 0;
 }
 
 static int file_write(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
@@ -79,12 +50,12 @@ static int file_write(void *ctx, uint32_t page, uint32_t off, const void *buf, u
 	uint8_t *old = len <= sizeof(stackbuf) ? stackbuf : malloc(len);
 	if (!old)
 		return EKV_ENOMEM;
-	int r = pread_full(ff->fd, old, len, pos);
+	int r = pread_full(ff->fd, old, len, pos) < 0 ? EKV_EIO : 0;
 	if (r == 0) {
 		if (!flash_program_bytes(old, buf, len, ff->erase_value, ff->strict))
 			r = EKV_EIO;
 		else
-			r = pwrite_full(ff->fd, old, len, pos);
+			r = write_error(pwrite_full(ff->fd, old, len, pos));
 	}
 	if (old != stackbuf)
 		free(old);
@@ -98,7 +69,7 @@ static int file_erase(void *ctx, uint32_t page)
 	if (!buf)
 		return EKV_ENOMEM;
 	memset(buf, ff->erase_value, ff->page_size);
-	int r = pwrite_full(ff->fd, buf, ff->page_size, (off_t)page * ff->page_size);
+	int r = write_error(pwrite_full(ff->fd, buf, ff->page_size, (off_t)page * ff->page_size));
 	free(buf);
 	return r;
 }
@@ -178,8 +149,9 @@ static const struct ekv_flash_ops file_ops = {
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out)
 {
-	*out = NULL;
-	if (page_size == 0)
+	if (out)
+		*out = NULL;
+	if (!path || !out || page_size == 0)
 		return EKV_EINVAL;
 	bool ro = flags & EKV_FILE_RDONLY;
 	int oflags = (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;

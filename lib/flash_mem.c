@@ -150,12 +150,3 @@ void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict)
 {
 	mem_of(f)->strict = strict;
 }
-
-void ekv_flash_close(struct ekv_flash *f)
-{
-	if (!f)
-		return;
-	if (f->ops && f->ops->destroy)
-		f->ops->destroy(f->ctx);
-	free(f);
-}

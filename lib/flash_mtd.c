@@ -8,7 +8,8 @@
  * and the inter-process lock op on /run/lock/ekv/mtdN.lock (N = the canonical
  * MTD index, so every spelling of one device shares one lock).
  *
- * Must never: link libmtd (a non-PIC static archive; this file goes into
+ * Must never: print (what a return code cannot say goes to the flash's
+ * log callback), link libmtd (a non-PIC static archive; this file goes into
  * libekv.so), keep global mutable state, abort/assert on anything read from
  * the device or sysfs, write outside the requested range, or touch the
  * device before the geometry has been checked.  Uses only libc and the
@@ -58,6 +59,8 @@
 
 #include "ekv.h"
 #include "lock_fd.h"
+#include "flash.h"
+#include "util.h"
 
 #define MTD_CHAR_MAJOR 90
 #define MTD_SYSFS "/sys/class/mtd"
@@ -78,6 +81,7 @@ struct mtd_ctx {
 	uint32_t erasesize;
 	uint32_t page_count;
 	char name[64];           /* "mtdN" for messages */
+	const struct ekv_flash *flash; /* its log: what a return code cannot say */
 };
 
 static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
@@ -92,6 +96,23 @@ static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, msg_size, fmt, ap);
 	va_end(ap);
+}
+
+/* A line for the flash's log, if it has one (the library never prints). */
+static void tell(const struct mtd_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void tell(const struct mtd_ctx *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (c->flash == NULL || c->flash->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	c->flash->log(c->flash->log_ctx, line);
 }
 
 /* errno of a failed syscall as a negative EKV code. */
@@ -200,25 +221,10 @@ static int check_range(const struct mtd_ctx *c, uint32_t page, uint32_t offset, 
 	return 0;
 }
 
-static int pread_full(int fd, void *buf, size_t len, off_t off)
+/* A failed pread_full/pwrite_full as an EKV code. */
+static int io_code(int r)
 {
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_code(errno);
-		}
-		if (n == 0)
-			return EKV_EIO; /* unexpected end of device */
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return r < 0 ? err_code(-r) : 0;
 }
 
 static int mtd_read(void *ctx, uint32_t page, uint32_t offset, void *buf, uint32_t len)
@@ -228,7 +234,7 @@ static int mtd_read(void *ctx, uint32_t page, uint32_t offset, void *buf, uint32
 
 	if (r < 0)
 		return r;
-	return pread_full(c->fd, buf, len, (off_t)page * c->erasesize + offset);
+	return io_code(pread_full(c->fd, buf, len, (off_t)page * c->erasesize + offset));
 }
 
 /* EKV_MTD_VERIFY_ERASED: every byte of the target range must read 0xFF. */
@@ -238,18 +244,17 @@ static int verify_erased(const struct mtd_ctx *c, off_t off, uint32_t len)
 
 	while (len > 0) {
 		uint32_t n = len < sizeof chunk ? len : (uint32_t)sizeof chunk;
-		int r = pread_full(c->fd, chunk, n, off);
+		int r = io_code(pread_full(c->fd, chunk, n, off));
 
 		if (r < 0)
 			return r;
 		for (uint32_t i = 0; i < n; i++) {
 			if (chunk[i] != 0xFF) {
-				fprintf(stderr,
-					"ekv: %s: program of a non-erased byte at offset %lld "
-					"(page %lld +%lld, reads 0x%02x): refused\n",
-					c->name, (long long)(off + i),
-					(long long)((off + i) / c->erasesize),
-					(long long)((off + i) % c->erasesize), chunk[i]);
+				tell(c, "%s: program of a non-erased byte at offset %lld "
+					"(page %lld +%lld, reads 0x%02x): refused",
+				     c->name, (long long)(off + i),
+				     (long long)((off + i) / c->erasesize),
+				     (long long)((off + i) % c->erasesize), chunk[i]);
 				return EKV_EIO;
 			}
 		}
@@ -262,7 +267,6 @@ static int verify_erased(const struct mtd_ctx *c, off_t off, uint32_t len)
 static int mtd_write(void *ctx, uint32_t page, uint32_t offset, const void *buf, uint32_t len)
 {
 	const struct mtd_ctx *c = ctx;
-	const uint8_t *p = buf;
 	off_t off = (off_t)page * c->erasesize + offset;
 	int r;
 
@@ -276,21 +280,7 @@ static int mtd_write(void *ctx, uint32_t page, uint32_t offset, const void *buf,
 		if (r < 0)
 			return r;
 	}
-	while (len > 0) {
-		ssize_t n = pwrite(c->fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_code(errno);
-		}
-		if (n == 0)
-			return EKV_EIO;
-		p += n;
-		len -= (uint32_t)n;
-		off += n;
-	}
-	return 0;
+	return io_code(pwrite_full(c->fd, buf, len, off));
 }
 
 static int mtd_erase(void *ctx, uint32_t page)
@@ -331,9 +321,7 @@ static int read_counter(const struct mtd_ctx *c, uint64_t *v)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return err_code(errno);
-	*v = 0;
-	for (int i = 0; i < 8; i++)
-		*v |= (uint64_t)b[i] << (8 * i);
+	*v = get_le64(b);
 	return 0;
 }
 
@@ -348,7 +336,6 @@ static int mtd_mark_changed(void *ctx)
 	const struct mtd_ctx *c = ctx;
 	uint8_t b[8];
 	uint64_t v;
-	ssize_t n;
 	int r;
 
 	if (c->read_only)
@@ -356,15 +343,8 @@ static int mtd_mark_changed(void *ctx)
 	r = read_counter(c, &v);
 	if (r < 0)
 		return r;
-	v++;
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	do
-		n = pwrite(c->lock_fd, b, sizeof b, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return err_code(errno);
-	return n == (ssize_t)sizeof b ? 0 : EKV_EIO;
+	put_le64(b, v + 1);
+	return io_code(pwrite_full(c->lock_fd, b, sizeof b, 0));
 }
 
 static void mtd_destroy(void *ctx)
@@ -380,15 +360,7 @@ static void mtd_destroy(void *ctx)
 	free(c);
 }
 
-static const struct ekv_flash_ops mtd_ops = {
-	.read = mtd_read,
-	.write = mtd_write,
-	.erase = mtd_erase,
-	.destroy = mtd_destroy,
-	.lock = mtd_lock,
-	.change_token = mtd_change_token,
-	.mark_changed = mtd_mark_changed,
-};
+static const struct ekv_flash_ops mtd_ops = FLASH_OPS_ALL(mtd);
 
 /* ---- open ---------------------------------------------------------------------- */
 
@@ -541,11 +513,12 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 
 	if (msg != NULL && msg_size > 0)
 		msg[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
 	if (out == NULL || dev == NULL) {
 		set_msg(msg, msg_size, "ekv_flash_mtd_open: NULL argument");
 		return EKV_EINVAL;
 	}
-	*out = NULL;
 	if (flags & ~(unsigned)(EKV_MTD_RDONLY | EKV_MTD_VERIFY_ERASED)) {
 		set_msg(msg, msg_size, "%s: unknown flags 0x%x", dev, flags);
 		return EKV_EINVAL;
@@ -647,6 +620,7 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 
 	f->ops = &mtd_ops;
 	f->ctx = c;
+	c->flash = f;
 	f->page_size = mi.erasesize;
 	f->page_count = c->page_count;
 	f->write_size = mi.writesize ? mi.writesize : 1;

@@ -44,7 +44,8 @@ struct file_manager {
 	bool rust_meta_log; /* log all files touched since mount, like the crate */
 	/* pages freed by the file-level transaction in progress (hole B) */
 	uint32_t *pending;
-	uint32_t n_pending, cap_pending;
+	uint32_t n_pending;
+	size_t cap_pending;
 	/* snapshot pins: called before each allocation (wait = false: refresh
 	 * the pinned bitmap) and when only pinned pages are free (wait = true:
 	 * wait for a snapshot to end; 0 to retry, EKV_EBUSY on timeout) */

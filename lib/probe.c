@@ -132,7 +132,10 @@ int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixe
 	ekv_profile_default(&def);
 	if (!hint)
 		hint = &def;
-	memset(out, 0, sizeof(*out));
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!f || !out)
+		return EKV_EINVAL;
 	uint64_t total = (uint64_t)f->page_size * f->page_count;
 
 	/* 1. page size: the one under which most pages carry their own index */

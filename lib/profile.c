@@ -3,9 +3,11 @@
  * profile.c — runtime geometry.  The crate computes these at compile time in
  * config.rs, page.rs and file.rs; the formulas are reproduced here exactly
  * (for ALIGN <= 4, where v1.0.0 and later crate versions agree), because any
- * difference changes the bytes on flash.  See docs/FORMAT.md §2.
+ * difference changes the bytes on flash.  See docs/FORMAT.md §2.  The
+ * defaults are the table of profile_fields.h.
  */
 #include "layout.h"
+#include "profile_fields.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,18 +39,12 @@ static int fail(char *msg, size_t msg_size, const char *fmt, ...)
 
 void ekv_profile_default(struct ekv_profile *p)
 {
+	if (!p)
+		return;
 	memset(p, 0, sizeof(*p));
-	p->page_size = 4096;
-	p->page_count = 256;
-	p->max_page_count = 256;
-	p->align = 4;
-	p->erase_value = 0xff;
-	p->crc = false;
-	p->max_chunk_size = 4096;
-	p->branching_factor = 2;
-	p->max_key_size = 64;
-	p->max_value_size = 1024;
-	p->scratch_page_count = 4;
+#define DEFAULT(field, key, kind, def, ...) p->field = def;
+	EKV_PROFILE_FIELDS(DEFAULT)
+#undef DEFAULT
 }
 
 /* The format limits of profile.h hold for every profile the checks below
@@ -77,6 +73,8 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	memset(g, 0, sizeof(*g));
 	if (msg && msg_size)
 		msg[0] = 0;
+	if (!p)
+		return fail(msg, msg_size, "no profile given");
 	if (p->align != 1 && p->align != 2 && p->align != 4)
 		return fail(msg, msg_size, "align %u not supported (1, 2 or 4)", p->align);
 	if (p->erase_value != 0xff && p->erase_value != 0x00)
@@ -202,6 +200,8 @@ int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size)
 
 int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *out)
 {
+	if (!out)
+		return EKV_EINVAL;
 	struct geom g;
 	int r = geom_init(&g, p, NULL, 0);
 	if (r < 0)

@@ -10,12 +10,10 @@
  * Must never: read outside the given buffer, allocate, or do I/O.
  */
 #include <string.h>
-#include <errno.h>
-#include <sys/socket.h>
-#include <sched.h>
-#include <time.h>
 
+#include "profile_fields.h"
 #include "proto.h"
+#include "util.h"
 
 /* ---- writer ---------------------------------------------------------------- */
 
@@ -46,23 +44,6 @@ void proto_put_raw(struct proto_writer *w, const void *p, size_t len)
 		memcpy(at, p, len);
 }
 
-static void store_u16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-void proto_store_u32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t load_u32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 void proto_put_u8(struct proto_writer *w, uint8_t v)
 {
 	proto_put_raw(w, &v, 1);
@@ -72,14 +53,14 @@ void proto_put_u16(struct proto_writer *w, uint16_t v)
 {
 	uint8_t *at = proto_reserve(w, 2);
 	if (at)
-		store_u16(at, v);
+		put_le16(at, v);
 }
 
 void proto_put_u32(struct proto_writer *w, uint32_t v)
 {
 	uint8_t *at = proto_reserve(w, 4);
 	if (at)
-		proto_store_u32(at, v);
+		put_le32(at, v);
 }
 
 void proto_put_u64(struct proto_writer *w, uint64_t v)
@@ -104,11 +85,11 @@ void proto_frame_begin(struct proto_writer *w, uint8_t type, uint32_t id)
 	uint8_t *h = proto_reserve(w, PROTO_HEADER_SIZE);
 	if (!h)
 		return;
-	proto_store_u32(h, 0);
+	put_le32(h, 0);
 	h[4] = PROTO_VERSION;
 	h[5] = type;
-	store_u16(h + 6, 0);
-	proto_store_u32(h + 8, id);
+	put_le16(h + 6, 0);
+	put_le32(h + 8, id);
 }
 
 long proto_frame_end(struct proto_writer *w)
@@ -116,7 +97,7 @@ long proto_frame_end(struct proto_writer *w)
 	if (w->overflow)
 		return EKV_ETOOBIG;
 	size_t n = w->len - w->frame_start;
-	proto_store_u32(w->p + w->frame_start, (uint32_t)(n - PROTO_HEADER_SIZE));
+	put_le32(w->p + w->frame_start, (uint32_t)(n - PROTO_HEADER_SIZE));
 	return (long)n;
 }
 
@@ -150,7 +131,7 @@ static const uint8_t *take(struct reader *r, size_t n)
 static uint32_t get_u32(struct reader *r)
 {
 	const uint8_t *b = take(r, 4);
-	return b ? load_u32(b) : 0;
+	return b ? get_le32(b) : 0;
 }
 
 static uint64_t get_u64(struct reader *r)
@@ -185,31 +166,19 @@ static int reader_done(const struct reader *r)
 
 /* ---- header ---------------------------------------------------------------- */
 
+#define PROTO_REQ_ROW(NAME, lower, type, fields_, reply_, need_) \
+	[PROTO_##NAME] = {.name = #NAME, .fields = (fields_), .reply = (reply_), .need = (need_)},
+const struct proto_req_desc proto_reqs[PROTO_REQ_LIMIT] = {PROTO_REQUESTS(PROTO_REQ_ROW)};
+#undef PROTO_REQ_ROW
+
+const struct proto_req_desc *proto_req(uint8_t type)
+{
+	return type < PROTO_REQ_LIMIT && proto_reqs[type].name ? &proto_reqs[type] : NULL;
+}
+
 static bool known_type(uint8_t t)
 {
-	switch (t) {
-	case PROTO_HELLO:
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_GET:
-	case PROTO_CURSOR_OPEN:
-	case PROTO_CURSOR_NEXT:
-	case PROTO_CURSOR_CLOSE:
-	case PROTO_WTX_BEGIN:
-	case PROTO_PUT:
-	case PROTO_DELETE:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-	case PROTO_OK:
-	case PROTO_ERROR:
-		return true;
-	default:
-		return false;
-	}
+	return proto_req(t) || t == PROTO_OK || t == PROTO_ERROR;
 }
 
 int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_header *h,
@@ -218,11 +187,11 @@ int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_h
 	static const char *unused;
 	if (!why)
 		why = &unused;
-	h->payload_len = load_u32(buf);
+	h->payload_len = get_le32(buf);
 	h->version = buf[4];
 	h->type = buf[5];
 	h->flags = (uint16_t)(buf[6] | buf[7] << 8);
-	h->id = load_u32(buf + 8);
+	h->id = get_le32(buf + 8);
 	if (h->version != PROTO_VERSION) {
 		*why = "unsupported protocol version";
 		return EKV_EPROTO;
@@ -246,54 +215,66 @@ int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_h
 
 bool proto_request_is_void(uint8_t type)
 {
-	return type == PROTO_RTX_END || type == PROTO_CURSOR_CLOSE || type == PROTO_ABORT;
+	const struct proto_req_desc *d = proto_req(type);
+	return d && d->reply == PROTO_R_NONE;
 }
+
+/* Every request field in wire order: a u32 (or i32) member, a reserved u32
+ * that must be 0 (no member), or a byte string. */
+#define NO_MEMBER SIZE_MAX
+static const struct field {
+	uint32_t bit;
+	bool bytes;
+	size_t off; /* of the member in struct proto_request */
+} fields[] = {
+	{PROTO_F_MAX_FRAME, false, offsetof(struct proto_request, max_frame)},
+	{PROTO_F_RESERVED, false, NO_MEMBER},
+	{PROTO_F_TIMEOUT, false, offsetof(struct proto_request, timeout_ms)},
+	{PROTO_F_FLAGS, false, offsetof(struct proto_request, flags)},
+	{PROTO_F_CURSOR, false, offsetof(struct proto_request, cursor_id)},
+	{PROTO_F_MAX_PAIRS, false, offsetof(struct proto_request, max_pairs)},
+	{PROTO_F_KEY, true, offsetof(struct proto_request, key)},
+	{PROTO_F_VALUE, true, offsetof(struct proto_request, value)},
+	{PROTO_F_START, true, offsetof(struct proto_request, start)},
+	{PROTO_F_END, true, offsetof(struct proto_request, end)},
+};
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 long proto_request_encode(struct proto_writer *w, const struct proto_request *r)
 {
-	proto_frame_begin(w, r->type, r->id);
-	switch (r->type) {
-	case PROTO_HELLO:
-		proto_put_u32(w, r->max_frame);
-		proto_put_u32(w, 0);
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_WTX_BEGIN:
-		proto_put_u32(w, (uint32_t)r->timeout_ms);
-		break;
-	case PROTO_GET:
-	case PROTO_DELETE:
-		proto_put_bytes(w, r->key.p, r->key.len);
-		break;
-	case PROTO_PUT:
-		proto_put_bytes(w, r->key.p, r->key.len);
-		proto_put_bytes(w, r->value.p, r->value.len);
-		break;
-	case PROTO_CURSOR_OPEN:
-		proto_put_u32(w, r->flags);
-		proto_put_u32(w, r->max_pairs);
-		proto_put_bytes(w, r->key.p, r->key.len);
-		proto_put_bytes(w, r->value.p, r->value.len);
-		break;
-	case PROTO_CURSOR_NEXT:
-		proto_put_u32(w, r->cursor_id);
-		proto_put_u32(w, r->max_pairs);
-		break;
-	case PROTO_CURSOR_CLOSE:
-		proto_put_u32(w, r->cursor_id);
-		break;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		break;
-	default:
+	const struct proto_req_desc *d = proto_req(r->type);
+	if (!d)
 		return EKV_EINVAL;
+	proto_frame_begin(w, r->type, r->id);
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *fd = &fields[i];
+		if (!(d->fields & fd->bit))
+			continue;
+		if (fd->bytes) {
+			struct proto_bytes b;
+			memcpy(&b, (const char *)r + fd->off, sizeof(b));
+			proto_put_bytes(w, b.p, b.len);
+		} else {
+			uint32_t v = 0; /* (an i32 member is stored as its u32 bits) */
+			if (fd->off != NO_MEMBER)
+				memcpy(&v, (const char *)r + fd->off, sizeof(v));
+			proto_put_u32(w, v);
+		}
 	}
 	return proto_frame_end(w);
+}
+
+/* CURSOR_OPEN's flags against its bounds. */
+static bool cursor_flags_consistent(const struct proto_request *r)
+{
+	const uint32_t known = PROTO_CURSOR_HAS_START | PROTO_CURSOR_HAS_END | PROTO_CURSOR_PREFIX;
+	if (r->flags & ~known)
+		return false;
+	if ((r->flags & PROTO_CURSOR_PREFIX) &&
+	    (r->flags & PROTO_CURSOR_HAS_END || !(r->flags & PROTO_CURSOR_HAS_START)))
+		return false;
+	return !(!(r->flags & PROTO_CURSOR_HAS_START) && r->start.len) &&
+	       !(!(r->flags & PROTO_CURSOR_HAS_END) && r->end.len);
 }
 
 int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
@@ -309,71 +290,41 @@ int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
 		*why = "request id 0 is reserved";
 		return EKV_EPROTO;
 	}
+	const struct proto_req_desc *d = proto_req(h->type);
+	if (!d) {
+		*why = "not a request";
+		return EKV_EPROTO;
+	}
 	struct reader rd;
 	reader_init(&rd, payload, h->payload_len);
 	*why = "malformed payload";
-	switch (h->type) {
-	case PROTO_HELLO:
-		r->max_frame = get_u32(&rd);
-		if (get_u32(&rd) != 0) {
-			*why = "reserved HELLO flags set";
-			return EKV_EPROTO;
+	uint32_t f = d->fields;
+	bool reserved_set = false;
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		const struct field *fd = &fields[i];
+		if (!(f & fd->bit))
+			continue;
+		if (fd->bytes) {
+			struct proto_bytes b = get_bytes(&rd);
+			memcpy((char *)r + fd->off, &b, sizeof(b));
+		} else {
+			uint32_t v = get_u32(&rd);
+			if (fd->off != NO_MEMBER)
+				memcpy((char *)r + fd->off, &v, sizeof(v));
+			else if (v)
+				reserved_set = true;
 		}
-		break;
-	case PROTO_FORMAT:
-	case PROTO_COMPACT:
-	case PROTO_WTX_BEGIN:
-		r->timeout_ms = (int32_t)get_u32(&rd);
-		break;
-	case PROTO_GET:
-	case PROTO_DELETE:
-		r->key = get_bytes(&rd);
-		break;
-	case PROTO_PUT:
-		r->key = get_bytes(&rd);
-		r->value = get_bytes(&rd);
-		break;
-	case PROTO_CURSOR_OPEN:
-		r->flags = get_u32(&rd);
-		r->max_pairs = get_u32(&rd);
-		r->key = get_bytes(&rd);
-		r->value = get_bytes(&rd);
-		if (rd.bad)
-			break;
-		if (r->flags & ~(uint32_t)(PROTO_CURSOR_HAS_START | PROTO_CURSOR_HAS_END |
-					   PROTO_CURSOR_PREFIX) ||
-		    ((r->flags & PROTO_CURSOR_PREFIX) &&
-		     (r->flags & PROTO_CURSOR_HAS_END || !(r->flags & PROTO_CURSOR_HAS_START))) ||
-		    (!(r->flags & PROTO_CURSOR_HAS_START) && r->key.len) ||
-		    (!(r->flags & PROTO_CURSOR_HAS_END) && r->value.len)) {
-			*why = "inconsistent cursor flags";
-			return EKV_EPROTO;
-		}
-		if (r->max_pairs == 0) {
-			*why = "cursor batch of 0 pairs";
-			return EKV_EPROTO;
-		}
-		break;
-	case PROTO_CURSOR_NEXT:
-		r->cursor_id = get_u32(&rd);
-		r->max_pairs = get_u32(&rd);
-		if (!rd.bad && r->max_pairs == 0) {
-			*why = "cursor batch of 0 pairs";
-			return EKV_EPROTO;
-		}
-		break;
-	case PROTO_CURSOR_CLOSE:
-		r->cursor_id = get_u32(&rd);
-		break;
-	case PROTO_STAT:
-	case PROTO_MOUNT:
-	case PROTO_RTX_BEGIN:
-	case PROTO_RTX_END:
-	case PROTO_COMMIT:
-	case PROTO_ABORT:
-		break;
-	default:
-		*why = "not a request";
+	}
+	if (reserved_set) {
+		*why = "reserved HELLO flags set"; /* HELLO's is the only reserved field */
+		return EKV_EPROTO;
+	}
+	if (!rd.bad && (f & PROTO_F_FLAGS) && !cursor_flags_consistent(r)) {
+		*why = "inconsistent cursor flags";
+		return EKV_EPROTO;
+	}
+	if (!rd.bad && (f & PROTO_F_MAX_PAIRS) && r->max_pairs == 0) {
+		*why = "cursor batch of 0 pairs";
 		return EKV_EPROTO;
 	}
 	return reader_done(&rd);
@@ -405,22 +356,14 @@ int proto_error_decode(const uint8_t *payload, uint32_t len, int *code, struct p
 	return 0;
 }
 
+/* The profile travels as one u32 per field of profile_fields.h, in table
+ * order (PROTOCOL.md §6). */
 void proto_hello_encode(struct proto_writer *w, const struct proto_hello *h)
 {
-	const struct ekv_profile *p = &h->profile;
 	proto_put_u32(w, h->max_frame);
 	proto_put_u32(w, h->flags);
-	proto_put_u32(w, p->page_size);
-	proto_put_u32(w, p->page_count);
-	proto_put_u32(w, p->max_page_count);
-	proto_put_u32(w, p->align);
-	proto_put_u32(w, p->erase_value);
-	proto_put_u32(w, p->crc);
-	proto_put_u32(w, p->max_chunk_size);
-	proto_put_u32(w, p->branching_factor);
-	proto_put_u32(w, p->max_key_size);
-	proto_put_u32(w, p->max_value_size);
-	proto_put_u32(w, p->scratch_page_count);
+	for (int i = 0; i < EKV_PF_COUNT; i++)
+		proto_put_u32(w, ekv_pf_get(&h->profile, (enum ekv_pf_id)i));
 	proto_put_bytes(w, h->database.p, h->database.len);
 	proto_put_bytes(w, h->name.p, h->name.len);
 }
@@ -429,29 +372,23 @@ int proto_hello_decode(const uint8_t *payload, uint32_t len, struct proto_hello 
 {
 	struct reader rd;
 	reader_init(&rd, payload, len);
-	struct ekv_profile *p = &h->profile;
 	memset(h, 0, sizeof(*h));
 	h->max_frame = get_u32(&rd);
 	h->flags = get_u32(&rd);
-	p->page_size = get_u32(&rd);
-	p->page_count = get_u32(&rd);
-	p->max_page_count = get_u32(&rd);
-	p->align = get_u32(&rd);
-	uint32_t erase_value = get_u32(&rd);
-	uint32_t crc = get_u32(&rd);
-	p->max_chunk_size = get_u32(&rd);
-	p->branching_factor = get_u32(&rd);
-	p->max_key_size = get_u32(&rd);
-	p->max_value_size = get_u32(&rd);
-	p->scratch_page_count = get_u32(&rd);
+	uint32_t field[EKV_PF_COUNT];
+	bool fits = true;
+	for (int i = 0; i < EKV_PF_COUNT; i++) {
+		field[i] = get_u32(&rd);
+		fits &= field[i] <= ekv_pf_kind_max(ekv_pf_table[i].kind);
+	}
 	h->database = get_bytes(&rd);
 	h->name = get_bytes(&rd);
-	if (reader_done(&rd) < 0 || erase_value > 0xff || crc > 1 ||
-	    h->max_frame < PROTO_MIN_MAX_FRAME || h->max_frame > PROTO_HARD_MAX_FRAME ||
-	    h->database.len > PROTO_MAX_TEXT || h->name.len > PROTO_MAX_TEXT)
+	if (reader_done(&rd) < 0 || !fits || h->max_frame < PROTO_MIN_MAX_FRAME ||
+	    h->max_frame > PROTO_HARD_MAX_FRAME || h->database.len > PROTO_MAX_TEXT ||
+	    h->name.len > PROTO_MAX_TEXT)
 		return EKV_EPROTO;
-	p->erase_value = (uint8_t)erase_value;
-	p->crc = crc != 0;
+	for (int i = 0; i < EKV_PF_COUNT; i++)
+		ekv_pf_set(&h->profile, (enum ekv_pf_id)i, field[i]);
 	return 0;
 }
 
@@ -527,8 +464,8 @@ void proto_batch_finish(struct proto_writer *w, size_t head, int32_t status, uin
 {
 	if (w->overflow)
 		return;
-	proto_store_u32(w->p + head + 4, (uint32_t)status);
-	proto_store_u32(w->p + head + 8, count);
+	put_le32(w->p + head + 4, (uint32_t)status);
+	put_le32(w->p + head + 8, count);
 }
 
 int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch *b)
@@ -569,26 +506,4 @@ int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct prot
 	b->off = rd.off;
 	b->seen++;
 	return 1;
-}
-
-ssize_t proto_recv(int fd, void *buf, size_t len, unsigned spin_us)
-{
-	if (spin_us) {
-		struct timespec t0, t;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (;;) {
-			ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-			if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-				return n;
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			int64_t us = (int64_t)(t.tv_sec - t0.tv_sec) * 1000000 +
-				     (t.tv_nsec - t0.tv_nsec) / 1000;
-			if (us >= spin_us)
-				break;
-			/* let other runnable threads (other clients) go first: a
-			 * spin then only uses a CPU that would otherwise idle */
-			sched_yield();
-		}
-	}
-	return recv(fd, buf, len, 0);
 }

@@ -19,8 +19,6 @@
 
 #include "ekv.h"
 
-#include <sys/types.h>
-
 #define PROTO_VERSION 1
 #define PROTO_HEADER_SIZE 12
 /* Frame size limits (header included).  The default suits every profile:
@@ -33,27 +31,91 @@
 #define PROTO_BATCH_OVERHEAD (PROTO_HEADER_SIZE + 12u)
 #define PROTO_PAIR_OVERHEAD 8u
 
+/*
+ * The request types, one row each: X(NAME, lower-case name, type byte,
+ * fields, reply, precondition).  The row is all that the codec and ekvd's
+ * dispatch know of a request: proto.c encodes and decodes the fields in
+ * the order of the PROTO_F_* bits; ekvd checks the precondition, then calls
+ * the handler on_<lower-case name> (daemon/session.c; a row without one
+ * does not compile).  A new request is a row here, its handler there, and
+ * a slot in the handle ops table (handle.h) with its client side in
+ * remote.c.
+ */
+#define PROTO_REQUESTS(X)                                                                       \
+	X(HELLO, hello, 0x01, PROTO_F_MAX_FRAME | PROTO_F_RESERVED, PROTO_R_HELLO,              \
+	  PROTO_NEED_NONE)                                                                      \
+	X(STAT, stat, 0x02, 0, PROTO_R_STAT, PROTO_NEED_NO_TX)                                  \
+	X(MOUNT, mount, 0x03, 0, PROTO_R_EMPTY, PROTO_NEED_NO_TX)                               \
+	X(FORMAT, format, 0x04, PROTO_F_TIMEOUT, PROTO_R_EMPTY, PROTO_NEED_NO_TX)               \
+	X(COMPACT, compact, 0x05, PROTO_F_TIMEOUT, PROTO_R_I32, PROTO_NEED_NO_TX)               \
+	X(RTX_BEGIN, rtx_begin, 0x10, 0, PROTO_R_EMPTY, PROTO_NEED_NO_TX)                       \
+	X(RTX_END, rtx_end, 0x11, 0, PROTO_R_NONE, PROTO_NEED_RTX)                              \
+	X(GET, get, 0x12, PROTO_F_KEY, PROTO_R_VALUE, PROTO_NEED_RTX)                           \
+	X(CURSOR_OPEN, cursor_open, 0x20, PROTO_F_FLAGS | PROTO_F_MAX_PAIRS |                   \
+	  PROTO_F_START | PROTO_F_END, PROTO_R_BATCH, PROTO_NEED_RTX)                           \
+	X(CURSOR_NEXT, cursor_next, 0x21, PROTO_F_CURSOR | PROTO_F_MAX_PAIRS,                   \
+	  PROTO_R_BATCH, PROTO_NEED_CURSOR)                                                     \
+	X(CURSOR_CLOSE, cursor_close, 0x22, PROTO_F_CURSOR, PROTO_R_NONE, PROTO_NEED_CURSOR)    \
+	X(WTX_BEGIN, wtx_begin, 0x30, PROTO_F_TIMEOUT, PROTO_R_EMPTY, PROTO_NEED_NO_TX)         \
+	X(PUT, put, 0x31, PROTO_F_KEY | PROTO_F_VALUE, PROTO_R_EMPTY, PROTO_NEED_WTX)           \
+	X(DELETE, delete, 0x32, PROTO_F_KEY, PROTO_R_EMPTY, PROTO_NEED_WTX)                     \
+	X(COMMIT, commit, 0x33, 0, PROTO_R_EMPTY, PROTO_NEED_WTX)                               \
+	X(ABORT, abort, 0x34, 0, PROTO_R_NONE, PROTO_NEED_WTX)
+
+/* Request fields, in the order they stand in a payload. */
+enum proto_field {
+	PROTO_F_MAX_FRAME = 1u << 0, /* u32 max_frame */
+	PROTO_F_RESERVED = 1u << 1,  /* u32 reserved flags, 0 */
+	PROTO_F_TIMEOUT = 1u << 2,   /* i32 timeout_ms */
+	PROTO_F_FLAGS = 1u << 3,     /* u32 flags (PROTO_CURSOR_*) */
+	PROTO_F_CURSOR = 1u << 4,    /* u32 cursor_id */
+	PROTO_F_MAX_PAIRS = 1u << 5, /* u32 max_pairs, >= 1 */
+	PROTO_F_KEY = 1u << 6,       /* bytes key */
+	PROTO_F_VALUE = 1u << 7,     /* bytes value */
+	PROTO_F_START = 1u << 8,     /* bytes start (cursor lower bound or prefix) */
+	PROTO_F_END = 1u << 9,       /* bytes end (cursor upper bound) */
+};
+
+/* What the daemon answers. */
+enum proto_reply_kind {
+	PROTO_R_NONE,  /* nothing (the request ends something) */
+	PROTO_R_EMPTY, /* OK with an empty payload */
+	PROTO_R_HELLO, /* struct proto_hello */
+	PROTO_R_STAT,  /* struct ekv_stat */
+	PROTO_R_I32,   /* one i32 (COMPACT: 1 work done, 0 none) */
+	PROTO_R_VALUE, /* one byte string */
+	PROTO_R_BATCH, /* struct proto_batch */
+};
+
+/* What must hold on the connection before the request runs. */
+enum proto_need {
+	PROTO_NEED_NONE,   /* nothing (HELLO; every other request needs HELLO first) */
+	PROTO_NEED_NO_TX,  /* no transaction open */
+	PROTO_NEED_RTX,    /* a read transaction open */
+	PROTO_NEED_WTX,    /* the write transaction open */
+	PROTO_NEED_CURSOR, /* cursor_id names an open cursor */
+};
+
 /* Frame types: requests below 0x80, replies 0x80 and up. */
+#define PROTO_TYPE_ENUM(NAME, lower, type, fields, reply, need) PROTO_##NAME = type,
 enum proto_type {
-	PROTO_HELLO = 0x01,
-	PROTO_STAT = 0x02,
-	PROTO_MOUNT = 0x03,
-	PROTO_FORMAT = 0x04,
-	PROTO_COMPACT = 0x05,
-	PROTO_RTX_BEGIN = 0x10,
-	PROTO_RTX_END = 0x11, /* no reply */
-	PROTO_GET = 0x12,
-	PROTO_CURSOR_OPEN = 0x20,
-	PROTO_CURSOR_NEXT = 0x21,
-	PROTO_CURSOR_CLOSE = 0x22, /* no reply */
-	PROTO_WTX_BEGIN = 0x30,
-	PROTO_PUT = 0x31,
-	PROTO_DELETE = 0x32,
-	PROTO_COMMIT = 0x33,
-	PROTO_ABORT = 0x34, /* no reply */
+	PROTO_REQUESTS(PROTO_TYPE_ENUM)
 	PROTO_OK = 0x80,
 	PROTO_ERROR = 0x81,
 };
+#undef PROTO_TYPE_ENUM
+#define PROTO_REQ_LIMIT 0x80 /* request types are below */
+
+struct proto_req_desc {
+	const char *name; /* NULL: not a request type */
+	uint32_t fields;  /* PROTO_F_* */
+	uint8_t reply;    /* PROTO_R_* */
+	uint8_t need;     /* PROTO_NEED_* */
+};
+/* The rows of PROTO_REQUESTS, indexed by type. */
+extern const struct proto_req_desc proto_reqs[PROTO_REQ_LIMIT];
+/* The row of a request type, or NULL. */
+const struct proto_req_desc *proto_req(uint8_t type);
 
 /* HELLO flags */
 #define PROTO_HELLO_READ_ONLY 0x1u /* reply: this peer may only read */
@@ -93,7 +155,8 @@ struct proto_request {
 	uint32_t flags;      /* CURSOR_OPEN: PROTO_CURSOR_* */
 	uint32_t cursor_id;  /* CURSOR_NEXT, CURSOR_CLOSE */
 	uint32_t max_pairs;  /* CURSOR_OPEN, CURSOR_NEXT: batch size wanted (>= 1) */
-	struct proto_bytes key, value; /* GET/DELETE: key; PUT: both; CURSOR_OPEN: start, end */
+	struct proto_bytes key, value; /* GET, DELETE: key; PUT: both */
+	struct proto_bytes start, end; /* CURSOR_OPEN: bounds (or start = the prefix) */
 };
 
 /* HELLO reply */
@@ -132,8 +195,6 @@ void proto_put_u32(struct proto_writer *w, uint32_t v);
 void proto_put_u64(struct proto_writer *w, uint64_t v);
 void proto_put_bytes(struct proto_writer *w, const void *p, size_t len); /* u32 length + bytes */
 void proto_put_raw(struct proto_writer *w, const void *p, size_t len);
-/* Store a u32 at a place reserved earlier (a length known only later). */
-void proto_store_u32(uint8_t *at, uint32_t v);
 /* Reserve room for `len` raw bytes and return where they go (NULL on overflow). */
 uint8_t *proto_reserve(struct proto_writer *w, size_t len);
 
@@ -150,13 +211,13 @@ long proto_frame_end(struct proto_writer *w);
 int proto_header_decode(const uint8_t *buf, uint32_t max_payload, struct proto_header *h,
 			const char **why);
 
-/* Requests: encode (client) and decode (daemon).  Decoding checks the
- * payload's exact length and layout, not whether the request fits the
- * connection's state. */
+/* Requests: encode (client) and decode (daemon), field by field as their
+ * row says.  Decoding checks the payload's exact length and layout, not
+ * whether the request fits the connection's state. */
 long proto_request_encode(struct proto_writer *w, const struct proto_request *r);
 int proto_request_decode(const struct proto_header *h, const uint8_t *payload,
 			 struct proto_request *r, const char **why);
-/* True for requests that get no reply (RTX_END, CURSOR_CLOSE, ABORT). */
+/* True for requests that get no reply (PROTO_R_NONE: RTX_END, CURSOR_CLOSE, ABORT). */
 bool proto_request_is_void(uint8_t type);
 
 /* Replies (payload only; the caller frames them with PROTO_OK / PROTO_ERROR). */
@@ -178,13 +239,8 @@ int proto_batch_decode(const uint8_t *payload, uint32_t len, struct proto_batch 
 int proto_batch_next(struct proto_batch *b, struct proto_bytes *key, struct proto_bytes *value);
 
 
-/*
- * recv() that first polls without sleeping for up to spin_us microseconds:
- * a reply or the next request of a busy peer usually arrives within a few
- * microseconds, and waking a sleeping thread on another CPU costs more than
- * that on small (virtual) machines.  spin_us = 0: a plain recv().
- */
-ssize_t proto_recv(int fd, void *buf, size_t len, unsigned spin_us);
+/* Clients and ekvd poll this long (microseconds) for a reply or the next
+ * request before sleeping in recv() (net.h). */
 #define PROTO_DEFAULT_BUSY_POLL_US 50
 
 #endif

@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "proto.h"
-#include "remote.h"
+#include "handle.h"
+#include "util.h"
 
 #define CLIENT_DEFAULT_MAX_FRAME (1024u * 1024u)
 #define POOL_IDLE_MAX 8 /* idle connections kept open per handle */
@@ -39,16 +41,15 @@ struct conn {
 	pthread_mutex_t lock; /* one exchange at a time (a cursor and its rtx may race) */
 	uint8_t *out;
 	size_t out_cap;
-	uint8_t *in;
-	size_t in_cap, in_len, in_off;
+	struct net_in in;
 	struct conn *next, *prev; /* every connection of the handle */
 	struct conn *next_idle;
 	unsigned busy_poll_us;
 };
 
-/* The ekv_db of a remote handle. */
+/* A remote handle (ekv_connect). */
 struct remote {
-	struct remote *self; /* first: read as ekv_db.remote by the dispatch */
+	struct ekv_db h;      /* the public handle: remote_ops */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ekv_connect_options o;
 	uint32_t recv_max; /* largest frame we accept */
@@ -60,18 +61,19 @@ struct remote {
 	unsigned n_idle;
 };
 
-struct remote_rtx {
-	struct remote *remote; /* first, as in ekv_rtx */
-	struct conn *c;
-};
-
-struct remote_wtx {
-	struct remote *remote; /* first, as in ekv_wtx */
+/* A read or write transaction: a connection of its own. */
+struct remote_tx {
+	union {
+		struct ekv_rtx rtx; /* the public handle of a read transaction */
+		struct ekv_wtx wtx; /* or of a write transaction: remote_ops */
+	} h;                        /* first: the handle is the allocation */
+	struct remote *remote;
 	struct conn *c;
 };
 
 struct remote_cursor {
-	struct remote *remote; /* first, as in ekv_cursor */
+	struct ekv_cursor h;  /* the public handle: remote_ops */
+	struct remote *remote;
 	struct conn *c;
 	uint32_t id;
 	bool live;        /* still open in the daemon */
@@ -91,22 +93,30 @@ struct reply {
 
 static struct remote *remote_of_db(ekv_db *db)
 {
-	return (struct remote *)(void *)db;
+	return container_of(db, struct remote, h);
 }
 
-static int64_t now_ms(void)
+static struct remote_tx *rtx_of(ekv_rtx *h)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return container_of(h, struct remote_tx, h.rtx);
+}
+
+static struct remote_tx *wtx_of(ekv_wtx *h)
+{
+	return container_of(h, struct remote_tx, h.wtx);
+}
+
+static struct remote_cursor *cursor_of(ekv_cursor *h)
+{
+	return container_of(h, struct remote_cursor, h);
 }
 
 void ekv_connect_options_default(struct ekv_connect_options *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->busy_timeout_ms = 5000;
-	o->io_timeout_ms = 30000;
-	o->busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US;
+	if (o)
+		*o = (struct ekv_connect_options){.busy_timeout_ms = 5000,
+						  .io_timeout_ms = 30000,
+						  .busy_poll_us = PROTO_DEFAULT_BUSY_POLL_US};
 }
 
 /* ---- one connection ----------------------------------------------------- */
@@ -117,38 +127,17 @@ static void conn_free(struct conn *c)
 		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->out);
-	free(c->in);
+	net_in_free(&c->in);
 	free(c);
-}
-
-static int grow(uint8_t **buf, size_t *cap, size_t want)
-{
-	if (*cap >= want)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < want)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return EKV_ENOMEM;
-	*buf = p;
-	*cap = n;
-	return 0;
 }
 
 static int conn_send(struct conn *c, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			c->broken = true;
-			c->hung_up = errno == EPIPE || errno == ECONNRESET;
-			return EKV_EIO;
-		}
-		p += k;
-		n -= (size_t)k;
+	int e = send_full(c->fd, p, n);
+	if (e < 0) {
+		c->broken = true;
+		c->hung_up = e == -EPIPE || e == -ECONNRESET;
+		return EKV_EIO;
 	}
 	return 0;
 }
@@ -157,33 +146,16 @@ static int conn_send(struct conn *c, const uint8_t *p, size_t n)
  * socket's receive timeout, if any, only makes us look at the clock). */
 static int conn_fill(struct conn *c, size_t want, int64_t deadline)
 {
-	if (c->in_len - c->in_off >= want)
-		return 0;
-	if (c->in_off) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
-	if (grow(&c->in, &c->in_cap, want) < 0) {
-		c->broken = true;
-		return EKV_ENOMEM;
-	}
-	while (c->in_len < want) {
-		ssize_t k = proto_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
-				       c->busy_poll_us);
-		if (k > 0) {
-			c->in_len += (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    (deadline < 0 || now_ms() < deadline))
+	for (;;) {
+		int e = net_fill(&c->in, c->fd, want, c->busy_poll_us);
+		if (e == 0)
+			return 0;
+		bool timed_out = e == -EAGAIN || e == -EWOULDBLOCK;
+		if (timed_out && (deadline < 0 || monotonic_ms() < deadline))
 			continue;
 		c->broken = true; /* end of stream, error or timeout */
-		return EKV_EIO;
+		return e == EKV_ENOMEM ? e : EKV_EIO;
 	}
-	return 0;
 }
 
 /* Read the reply to request `id`.  An ERROR frame gives its code; id 0 is
@@ -195,7 +167,8 @@ static int conn_read_reply(struct remote *r, struct conn *c, uint32_t id, int64_
 	if (e < 0)
 		return e;
 	struct proto_header h;
-	if (proto_header_decode(c->in + c->in_off, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
+	const uint8_t *frame = c->in.buf + c->in.off;
+	if (proto_header_decode(frame, r->recv_max - PROTO_HEADER_SIZE, &h, NULL) < 0 ||
 	    (h.type != PROTO_OK && h.type != PROTO_ERROR)) {
 		c->broken = true;
 		return EKV_EPROTO;
@@ -203,10 +176,8 @@ static int conn_read_reply(struct remote *r, struct conn *c, uint32_t id, int64_
 	e = conn_fill(c, PROTO_HEADER_SIZE + (size_t)h.payload_len, deadline);
 	if (e < 0)
 		return e;
-	const uint8_t *payload = c->in + c->in_off + PROTO_HEADER_SIZE;
-	c->in_off += PROTO_HEADER_SIZE + (size_t)h.payload_len;
-	if (c->in_off == c->in_len)
-		c->in_off = c->in_len = 0; /* the bytes stay where they are until the next fill */
+	const uint8_t *payload = c->in.buf + c->in.off + PROTO_HEADER_SIZE;
+	net_consume(&c->in, PROTO_HEADER_SIZE + (size_t)h.payload_len);
 	if (h.type == PROTO_ERROR) {
 		int code;
 		if (proto_error_decode(payload, h.payload_len, &code, NULL) < 0) {
@@ -239,7 +210,7 @@ static int conn_farewell(struct remote *r, struct conn *c, int err)
 	if (!c->hung_up)
 		return err; /* reading could block */
 	struct reply rep;
-	int e = conn_read_reply(r, c, PROTO_ID_NONE, now_ms(), &rep);
+	int e = conn_read_reply(r, c, PROTO_ID_NONE, monotonic_ms(), &rep);
 	return e < 0 && e != EKV_EIO && e != EKV_EPROTO ? e : err;
 }
 
@@ -252,10 +223,11 @@ static int call(struct remote *r, struct conn *c, struct proto_request *q, int w
 {
 	if (c->broken)
 		return EKV_EIO;
-	size_t need = PROTO_HEADER_SIZE + 16 + (size_t)q->key.len + q->value.len;
+	size_t need = PROTO_HEADER_SIZE + 16 + (size_t)q->key.len + q->value.len + q->start.len +
+		      q->end.len;
 	if (need > r->send_max)
 		return EKV_ETOOBIG;
-	if (grow(&c->out, &c->out_cap, need) < 0)
+	if (grow_array(&c->out, &c->out_cap, need, 1, 4096) < 0)
 		return EKV_ENOMEM;
 	if (++c->last_id == PROTO_ID_NONE)
 		c->last_id = 1;
@@ -272,7 +244,7 @@ static int call(struct remote *r, struct conn *c, struct proto_request *q, int w
 		return 0;
 	int64_t deadline = -1;
 	if (r->o.io_timeout_ms >= 0 && wait_ms >= 0)
-		deadline = now_ms() + r->o.io_timeout_ms + wait_ms;
+		deadline = monotonic_ms() + r->o.io_timeout_ms + wait_ms;
 	return conn_read_reply(r, c, q->id, deadline, rep);
 }
 
@@ -513,7 +485,7 @@ int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ek
 		return EKV_EINVAL;
 	}
 	memcpy(r->path, socket_path, n + 1);
-	r->self = r;
+	r->h.ops = &remote_ops;
 	if (o)
 		r->o = *o;
 	else
@@ -536,25 +508,20 @@ int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ek
 	}
 	c->users = 1;
 	conn_put(r, c);
-	*out = (ekv_db *)(void *)r;
+	*out = &r->h;
 	return 0;
 }
 
-int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info)
+static int remote_remote_info(ekv_db *db, struct ekv_remote_info *info)
 {
-	if (!db || !info)
-		return EKV_EINVAL;
-	/* the first member of every handle: NULL for a local one */
-	struct remote *r = *(struct remote *const *)(const void *)db;
-	if (!r)
-		return EKV_EINVAL;
+	struct remote *r = remote_of_db(db);
 	pthread_mutex_lock(&r->lock);
 	*info = r->info;
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
-void remote_close(ekv_db *db)
+static void remote_close(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	/* connections still used by open transactions are the caller's bug;
@@ -569,7 +536,7 @@ void remote_close(ekv_db *db)
 	free(r);
 }
 
-int remote_format(ekv_db *db)
+static int remote_format(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	if (r->o.read_only)
@@ -578,16 +545,15 @@ int remote_format(ekv_db *db)
 	return simple_call(r, &q, r->o.busy_timeout_ms);
 }
 
-int remote_mount(ekv_db *db)
+static int remote_mount(ekv_db *db)
 {
 	struct proto_request q = {.type = PROTO_MOUNT};
 	return simple_call(remote_of_db(db), &q, 0);
 }
 
-int remote_stat(ekv_db *db, struct ekv_stat *st)
+static int remote_stat(ekv_db *db, struct ekv_stat *st)
 {
 	struct remote *r = remote_of_db(db);
-	memset(st, 0, sizeof(*st));
 	struct proto_request q = {.type = PROTO_STAT};
 	struct conn *c;
 	struct reply rep;
@@ -602,7 +568,7 @@ int remote_stat(ekv_db *db, struct ekv_stat *st)
 	return e;
 }
 
-int remote_compact(ekv_db *db)
+static int remote_compact(ekv_db *db)
 {
 	struct remote *r = remote_of_db(db);
 	if (r->o.read_only)
@@ -627,38 +593,51 @@ int remote_compact(ekv_db *db)
 
 /* ---- read transactions -------------------------------------------------- */
 
-int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
+/* Start a transaction with q on a connection of its own. */
+static int tx_begin(struct remote *r, struct proto_request *q, struct remote_tx **out)
 {
-	struct remote *r = remote_of_db(db);
-	*out = NULL;
-	struct remote_rtx *t = calloc(1, sizeof(*t));
+	struct remote_tx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return EKV_ENOMEM;
-	struct proto_request q = {.type = PROTO_RTX_BEGIN};
-	int e = start_on_conn(r, &q, r->o.busy_timeout_ms, &t->c);
+	int e = start_on_conn(r, q, r->o.busy_timeout_ms, &t->c);
 	if (e < 0) {
 		free(t);
 		return e;
 	}
 	t->remote = r;
-	*out = (ekv_rtx *)(void *)t;
+	*out = t;
 	return 0;
 }
 
-void remote_rtx_end(ekv_rtx *rtx)
+static int remote_rtx_begin(ekv_db *db, ekv_rtx **out)
 {
-	struct remote_rtx *t = (struct remote_rtx *)(void *)rtx;
-	struct proto_request q = {.type = PROTO_RTX_END};
+	struct proto_request q = {.type = PROTO_RTX_BEGIN};
+	struct remote_tx *t;
+	int e = tx_begin(remote_of_db(db), &q, &t);
+	if (e == 0) {
+		t->h.rtx.ops = &remote_ops;
+		*out = &t->h.rtx;
+	}
+	return e;
+}
+
+/* End a transaction with a request that gets no reply (RTX_END, ABORT). */
+static void tx_end(struct remote_tx *t, uint8_t type)
+{
+	struct proto_request q = {.type = type};
 	end_on_conn(t->remote, t->c, &q);
 	free(t);
 }
 
-int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
-		   size_t *value_len)
+static void remote_rtx_end(ekv_rtx *rtx)
 {
-	struct remote_rtx *t = (struct remote_rtx *)(void *)rtx;
-	if ((!key && key_len) || (!value && value_cap))
-		return EKV_EINVAL;
+	tx_end(rtx_of(rtx), PROTO_RTX_END);
+}
+
+static int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value,
+			  size_t value_cap, size_t *value_len)
+{
+	struct remote_tx *t = rtx_of(rtx);
 	if (key_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {.type = PROTO_GET, .key = {key, (uint32_t)key_len}};
@@ -689,7 +668,7 @@ int remote_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, s
  * reused by the next exchange).  Called with the connection locked. */
 static int cursor_take_batch(struct remote_cursor *c, const struct reply *rep)
 {
-	if (grow(&c->buf, &c->buf_cap, rep->len ? rep->len : 1) < 0) {
+	if (grow_array(&c->buf, &c->buf_cap, rep->len ? rep->len : 1, 1, 4096) < 0) {
 		c->c->broken = true; /* so that the daemon drops the cursor with it */
 		return EKV_ENOMEM;
 	}
@@ -705,73 +684,66 @@ static int cursor_take_batch(struct remote_cursor *c, const struct reply *rep)
 	return 0;
 }
 
-static int cursor_open(struct remote_rtx *t, uint32_t flags, const void *start, size_t start_len,
+/* Send q on the cursor's connection and take the batch it answers. */
+static int cursor_call(struct remote_cursor *c, struct proto_request *q)
+{
+	struct reply rep;
+	pthread_mutex_lock(&c->c->lock);
+	int e = call(c->remote, c->c, q, c->remote->o.busy_timeout_ms, &rep);
+	if (e == 0)
+		e = cursor_take_batch(c, &rep);
+	pthread_mutex_unlock(&c->c->lock);
+	return e;
+}
+
+static int cursor_open(struct remote_tx *t, uint32_t flags, const void *start, size_t start_len,
 		       const void *end, size_t end_len, ekv_cursor **out)
 {
 	struct remote *r = t->remote;
-	*out = NULL;
 	if (start_len > UINT32_MAX || end_len > UINT32_MAX)
 		return EKV_ETOOBIG;
-	struct remote_cursor *c = calloc(1, sizeof(*c));
+	struct remote_cursor *c = malloc(sizeof(*c));
 	if (!c)
 		return EKV_ENOMEM;
-	c->remote = r;
-	c->c = t->c;
-	c->batch = BATCH_FIRST;
+	*c = (struct remote_cursor){
+		.h.ops = &remote_ops, .remote = r, .c = t->c, .batch = BATCH_FIRST};
 	struct proto_request q = {
 		.type = PROTO_CURSOR_OPEN,
 		.flags = flags,
 		.max_pairs = c->batch,
-		.key = {start, (uint32_t)start_len},
-		.value = {end, (uint32_t)end_len},
+		.start = {start, (uint32_t)start_len},
+		.end = {end, (uint32_t)end_len},
 	};
-	struct reply rep;
-	pthread_mutex_lock(&t->c->lock);
-	int e = call(r, t->c, &q, r->o.busy_timeout_ms, &rep);
-	if (e == 0)
-		e = cursor_take_batch(c, &rep);
-	pthread_mutex_unlock(&t->c->lock);
+	int e = cursor_call(c, &q);
 	if (e < 0) {
 		free(c->buf);
 		free(c);
 		return e;
 	}
 	conn_use(r, c->c);
-	*out = (ekv_cursor *)(void *)c;
+	*out = &c->h;
 	return 0;
 }
 
-int remote_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
-		       size_t end_len, ekv_cursor **out)
+static int remote_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
+			      size_t end_len, ekv_cursor **out)
 {
-	if (!out)
-		return EKV_EINVAL;
 	uint32_t flags = (start ? PROTO_CURSOR_HAS_START : 0) | (end ? PROTO_CURSOR_HAS_END : 0);
-	return cursor_open((struct remote_rtx *)(void *)rtx, flags, start, start ? start_len : 0,
-			   end, end ? end_len : 0, out);
+	return cursor_open(rtx_of(rtx), flags, start, start_len, end, end_len, out);
 }
 
-int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
-			      ekv_cursor **out)
+static int remote_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
+				     ekv_cursor **out)
 {
-	if (!out || (!prefix && prefix_len))
-		return EKV_EINVAL;
-	return cursor_open((struct remote_rtx *)(void *)rtx,
-			   PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX, prefix, prefix_len, NULL, 0,
-			   out);
+	return cursor_open(rtx_of(rtx), PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX, prefix,
+			   prefix_len, NULL, 0, out);
 }
 
 static int cursor_fetch(struct remote_cursor *c)
 {
-	struct remote *r = c->remote;
 	struct proto_request q = {
 		.type = PROTO_CURSOR_NEXT, .cursor_id = c->id, .max_pairs = c->batch};
-	struct reply rep;
-	pthread_mutex_lock(&c->c->lock);
-	int e = call(r, c->c, &q, r->o.busy_timeout_ms, &rep);
-	if (e == 0)
-		e = cursor_take_batch(c, &rep);
-	pthread_mutex_unlock(&c->c->lock);
+	int e = cursor_call(c, &q);
 	if (e < 0) {
 		c->live = false;
 		c->final = e;
@@ -783,10 +755,10 @@ static int cursor_fetch(struct remote_cursor *c)
 	return 0;
 }
 
-int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len, void *value,
-		       size_t value_cap, size_t *value_len)
+static int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_len,
+			      void *value, size_t value_cap, size_t *value_len)
 {
-	struct remote_cursor *c = (struct remote_cursor *)(void *)cur;
+	struct remote_cursor *c = cursor_of(cur);
 	while (!c->have_pair) {
 		int n = proto_batch_next(&c->b, &c->k, &c->v);
 		if (n < 0)
@@ -817,9 +789,9 @@ int remote_cursor_next(ekv_cursor *cur, void *key, size_t key_cap, size_t *key_l
 	return 1;
 }
 
-void remote_cursor_close(ekv_cursor *cur)
+static void remote_cursor_close(ekv_cursor *cur)
 {
-	struct remote_cursor *c = (struct remote_cursor *)(void *)cur;
+	struct remote_cursor *c = cursor_of(cur);
 	/* a cursor that reported its end is closed in the daemon already */
 	struct proto_request q = {.type = PROTO_CURSOR_CLOSE, .cursor_id = c->id};
 	if (c->live)
@@ -832,27 +804,22 @@ void remote_cursor_close(ekv_cursor *cur)
 
 /* ---- write transactions ------------------------------------------------- */
 
-int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
+static int remote_wtx_begin(ekv_db *db, ekv_wtx **out)
 {
 	struct remote *r = remote_of_db(db);
-	*out = NULL;
 	if (r->o.read_only)
 		return EKV_EROFS;
-	struct remote_wtx *t = calloc(1, sizeof(*t));
-	if (!t)
-		return EKV_ENOMEM;
 	struct proto_request q = {.type = PROTO_WTX_BEGIN, .timeout_ms = r->o.busy_timeout_ms};
-	int e = start_on_conn(r, &q, r->o.busy_timeout_ms, &t->c);
-	if (e < 0) {
-		free(t);
-		return e;
+	struct remote_tx *t;
+	int e = tx_begin(r, &q, &t);
+	if (e == 0) {
+		t->h.wtx.ops = &remote_ops;
+		*out = &t->h.wtx;
 	}
-	t->remote = r;
-	*out = (ekv_wtx *)(void *)t;
-	return 0;
+	return e;
 }
 
-static int wtx_call(struct remote_wtx *t, struct proto_request *q)
+static int wtx_call(struct remote_tx *t, struct proto_request *q)
 {
 	struct reply rep;
 	pthread_mutex_lock(&t->c->lock);
@@ -863,11 +830,9 @@ static int wtx_call(struct remote_wtx *t, struct proto_request *q)
 	return e;
 }
 
-int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
-		   size_t value_len)
+static int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value,
+			  size_t value_len)
 {
-	if ((!key && key_len) || (!value && value_len))
-		return EKV_EINVAL;
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {
@@ -875,22 +840,20 @@ int remote_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *val
 		.key = {key, (uint32_t)key_len},
 		.value = {value, (uint32_t)value_len},
 	};
-	return wtx_call((struct remote_wtx *)(void *)tx, &q);
+	return wtx_call(wtx_of(tx), &q);
 }
 
-int remote_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
+static int remote_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len)
 {
-	if (!key && key_len)
-		return EKV_EINVAL;
 	if (key_len > UINT32_MAX)
 		return EKV_ETOOBIG;
 	struct proto_request q = {.type = PROTO_DELETE, .key = {key, (uint32_t)key_len}};
-	return wtx_call((struct remote_wtx *)(void *)tx, &q);
+	return wtx_call(wtx_of(tx), &q);
 }
 
-int remote_wtx_commit(ekv_wtx *tx)
+static int remote_wtx_commit(ekv_wtx *tx)
 {
-	struct remote_wtx *t = (struct remote_wtx *)(void *)tx;
+	struct remote_tx *t = wtx_of(tx);
 	struct proto_request q = {.type = PROTO_COMMIT};
 	int e = wtx_call(t, &q);
 	conn_put(t->remote, t->c);
@@ -898,10 +861,10 @@ int remote_wtx_commit(ekv_wtx *tx)
 	return e;
 }
 
-void remote_wtx_abort(ekv_wtx *tx)
+static void remote_wtx_abort(ekv_wtx *tx)
 {
-	struct remote_wtx *t = (struct remote_wtx *)(void *)tx;
-	struct proto_request q = {.type = PROTO_ABORT};
-	end_on_conn(t->remote, t->c, &q);
-	free(t);
+	tx_end(wtx_of(tx), PROTO_ABORT);
 }
+
+#define REMOTE_SLOT(slot) .slot = remote_##slot,
+const struct ekv_ops remote_ops = {EKV_OPS_SLOTS(REMOTE_SLOT)};

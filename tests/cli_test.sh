@@ -97,6 +97,16 @@ printf '[default]\nimage = x\nfrobnicate = 1\n' > "$T/bad2.conf"
 check "config: unknown key" 2 "" -- $EKVCTL -c "$T/bad2.conf" get k
 check "EKV_CONF names a missing file: usage error" 2 "" -- env EKV_CONF="$T/missing.conf" $EKVCTL get k
 check "--image without -d does not read the config" 0 "board-7" -- $EKVCTL --image "$T/board.img" get -n hostname
+# numbers: decimal or 0x-hex; a leading zero is refused, never read as octal
+check "--page-count 064 is refused" 2 "" -- $EKVCTL --image "$T/oct.img" --page-count 064 format
+grep -q "leading 0" "$T/err" && ok || bad "octal message: $(cat "$T/err")"
+[ ! -e "$T/oct.img" ] && ok || bad "--page-count 064 made an image"
+check "--page-count 0x40 is 64 pages" 0 "" -- $EKVCTL --image "$T/hex.img" --page-count 0x40 --page-size 1024 format
+[ "$(stat -c %s "$T/hex.img")" = 65536 ] && ok || bad "0x40 pages: $(stat -c %s "$T/hex.img")"
+printf '[default]\nimage = %s\npage-count = 064\n' "$T/oct.img" > "$T/oct.conf"
+check "ekv.conf: page-count = 064 is refused with its line" 2 "" -- $EKVCTL -c "$T/oct.conf" format
+grep -q "oct.conf:3:.*leading 0" "$T/err" && ok || bad "octal conf message: $(cat "$T/err")"
+check "a value out of the field's range is refused" 2 "" -- $EKVCTL --image "$T/oct.img" --scratch-pages 4294967295 format
 # binary-safe values
 printf 'a\0b\377' > "$T/bin.val"
 check "put --file" 0 "" -- $EKVCTL put --file "$T/bin.val" blob
@@ -134,6 +144,75 @@ printf 'p=1\nq=\\q\n' > "$T/bad3.txt"
 check "a bad escape rejects the script" 2 "" -- $EKVCTL batch "$T/bad3.txt"
 check "-s - reads the script from stdin" 0 "" -- bash -c "printf 'p=1\nq=2\n' | $EKVCTL -s -"
 check "-s applied" 0 $'1\n2' -- $EKVCTL get -n p q
+# input errors apply nothing: a read error (EIO half-way) or an input cut
+# short exits non-zero before the first commit
+eio() { # FILE COMMAND...: COMMAND reads FILE on stdin, then a read error (EIO)
+	python3 - "$@" <<'PY'
+import os, pty, subprocess, sys, threading, tty
+data = open(sys.argv[1], "rb").read()
+m, s = pty.openpty()
+tty.setraw(s)  # the bytes as they are; once s is closed, reading m fails with EIO
+p = subprocess.Popen(sys.argv[2:], stdin=m)
+os.close(m)
+def feed():
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(s, view):]
+    except OSError:
+        pass
+    os.close(s)
+threading.Thread(target=feed, daemon=True).start()
+sys.exit(p.wait())
+PY
+}
+for i in $(seq 400); do echo "eio$i=value-$i"; done | head -228 > "$T/eio.txt"
+check "-s: a read error half-way exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL -s -
+grep -q "read error" "$T/err" && ok || bad "read error message: $(cat "$T/err")"
+check "-s: nothing of it applied" 1 "" -- $EKVCTL get eio1
+check "batch -: a read error exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL batch -
+check "import: a read error exits 3" 3 "" -- eio "$T/eio.txt" $EKVCTL import
+check "batch, import: nothing applied" 1 "" -- $EKVCTL get eio1
+printf '{"eio1": "1",\n "eio2": "2",\n' > "$T/eio.json"
+check "import --json: a read error exits 3" 3 "" -- eio "$T/eio.json" $EKVCTL import --json
+for i in $(seq 100); do printf 'w 6b%02x 76\n' $i; done > "$T/eio.hex"
+check "batch --hex: a read error exits 3" 3 "" -- eio "$T/eio.hex" $EKVCTL batch --hex -
+check "import --json, batch --hex: nothing applied" 1 "" -- $EKVCTL get --hex-args 6b01
+printf 'cut1=1\ncut2=2\ncut3=val' > "$T/cut.txt"
+check "a script cut short (no final newline) applies nothing" 2 "" -- $EKVCTL batch "$T/cut.txt"
+grep -q "cut.txt:3: .*cut short" "$T/err" && ok || bad "cut short message: $(cat "$T/err")"
+check "nothing of the cut script applied" 1 "" -- $EKVCTL get cut1
+printf 'w 6b31 7631\nw 6b32 76' > "$T/cut.hex"
+check "a hex script cut in the middle of a line applies nothing" 2 "" -- $EKVCTL batch --hex "$T/cut.hex"
+check "nothing of the cut hex script applied" 1 "" -- $EKVCTL get k1
+printf '{"cut1": "1",\n "cut2": "2",\n "cut3": "va' > "$T/cut.json"
+check "a JSON import cut short applies nothing" 2 "" -- $EKVCTL import --json "$T/cut.json"
+check "nothing of the cut JSON applied" 1 "" -- $EKVCTL get cut1
+# a value from stdin or a file is read up to max-value-size + 1 bytes only
+check "put k - < /dev/zero stops at max-value-size" 2 "" -- timeout 20 $EKVCTL put zero - < /dev/zero
+grep -q "longer than max-value-size 1024" "$T/err" && ok || bad "endless stdin: $(cat "$T/err")"
+check "put --file /dev/zero too" 2 "" -- timeout 20 $EKVCTL put --file /dev/zero zero
+peak_kib() { # COMMAND...: its peak RSS in KiB while 256 MiB of zeros are offered on stdin
+	python3 - "$@" <<'PY'
+import resource, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+chunk = bytes(1 << 20)
+try:
+    for _ in range(256):
+        p.stdin.write(chunk)
+    p.stdin.close()
+except BrokenPipeError:
+    pass
+p.wait()
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+}
+kib=$(peak_kib $EKVCTL put zero -)
+[ "$kib" -lt 131072 ] && ok || bad "put k - of 256 MiB peaked at $kib KiB"
+check "nothing written for it" 1 "" -- $EKVCTL get zero
+head -c 1024 /dev/zero > "$T/max.val"
+check "a value of exactly max-value-size from stdin" 0 "" -- bash -c "$EKVCTL put max - < '$T/max.val'"
+check "reads back whole" 0 "" -- bash -c "$EKVCTL get --raw max | cmp - '$T/max.val'"
 # export / import round trip of every byte value
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))' > "$T/all.val"
 check "a value of all 256 bytes" 0 "" -- $EKVCTL put --file "$T/all.val" all
@@ -254,6 +333,16 @@ if [ -x "$EKVD" ]; then
 		"EKV_SOCKET='$T/ekvd.sock' $EKVCTL -v --direct --image '$T/remote.img' get -n a 2>&1 >/dev/null | grep -q 'through ekvd'"
 	check "--socket to no daemon is an I/O error" 3 "" -- $EKVCTL --socket "$T/none.sock" get a
 	kill "$ekvd_pid"; wait "$ekvd_pid" 2>/dev/null
+	# ekvd reads a section of any length (it stopped, silently, after 32 keys)
+	{ echo "[many]"; echo "image = $T/remote.img"
+	  for _ in $(seq 40); do echo "page-size = 4096"; echo "crc = no"; done; } > "$T/many.conf"
+	"$EKVD" -c "$T/many.conf" -d many --socket "$T/many.sock" 2>"$T/ekvd-many.log" &
+	ekvd_pid=$!
+	for _ in $(seq 50); do [ -S "$T/many.sock" ] && break; sleep 0.1; done
+	check "ekvd serves a section of 82 keys" 0 "1" -- $EKVCTL --socket "$T/many.sock" get -n a
+	kill "$ekvd_pid"; wait "$ekvd_pid" 2>/dev/null
+	check "ekvd refuses 064 with file and line" 2 "" -- "$EKVD" -c "$T/oct.conf" --socket "$T/oct.sock"
+	grep -q "oct.conf:3:.*leading 0" "$T/err" && ok || bad "ekvd octal message: $(cat "$T/err")"
 	check "what ekvd wrote is on the image" 0 "10.0.0.2" -- $EKVCTL --image "$T/remote.img" get -n net.ip
 else
 	echo "note: $EKVD not built; ekvd comparisons skipped"

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ekv.h"
+#include "ekv_test.h"
 
 /* Profile fields a row changes from ekv_profile_default() (0: unchanged). */
 struct change {

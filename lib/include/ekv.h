@@ -10,6 +10,24 @@
  * ekv_strerror() turns a code into text.  Keys and values are arbitrary byte
  * strings.  A handle (ekv_db) may be used from many threads at once: one write
  * transaction and any number of read transactions and cursors at a time.
+ *
+ * Handles and NULL — every function checks its arguments the same way, for
+ * local (ekv_open) and remote (ekv_connect) handles alike:
+ *  - a NULL handle (ekv_db, ekv_rtx, ekv_wtx, ekv_cursor, struct ekv_flash)
+ *    gives EKV_EINVAL; ekv_close, ekv_rtx_end, ekv_cursor_close,
+ *    ekv_wtx_abort and ekv_flash_close of NULL do nothing;
+ *  - a NULL result pointer (out, st, info, res, g, level, ...) gives
+ *    EKV_EINVAL; whenever it is not NULL, *out is set to NULL and a result
+ *    struct is zeroed before anything else, so neither holds garbage after a
+ *    failure;
+ *  - a NULL buffer with a nonzero length or capacity (key, value, prefix)
+ *    gives EKV_EINVAL;
+ *  - NULL is allowed where a comment gives it a meaning: options (defaults),
+ *    the socket path, the probe hint, cursor bounds (start or end NULL: no
+ *    bound, whatever its length), length outputs (key_len, value_len),
+ *    callbacks (report, progress, log) and msg buffers;
+ *  - a NULL profile gives EKV_EINVAL; ekv_profile_default,
+ *    ekv_options_default and ekv_connect_options_default ignore NULL.
  */
 #ifndef EKV_H
 #define EKV_H
@@ -24,6 +42,13 @@ extern "C" {
 #endif
 
 #define EKV_VERSION "0.1.0"
+
+/* Marks the functions libekv.so exports; everything else in it is hidden. */
+#if defined(__GNUC__)
+#define EKV_API __attribute__((visibility("default")))
+#else
+#define EKV_API
+#endif
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -48,7 +73,7 @@ enum {
 };
 
 /* Text for an EKV_E* code (or any negative errno). Never NULL. */
-const char *ekv_strerror(int err);
+EKV_API const char *ekv_strerror(int err);
 
 /* ---- profile: the on-disk geometry ---------------------------------------- */
 
@@ -71,13 +96,13 @@ struct ekv_profile {
 };
 
 /* Fill *p with the defaults (page_count 256, max_page_count 256). */
-void ekv_profile_default(struct ekv_profile *p);
+EKV_API void ekv_profile_default(struct ekv_profile *p);
 
 /*
  * Check that a profile is possible.  On error, a human-readable reason is
  * written to msg (if msg != NULL) and EKV_EINVAL returned.
  */
-int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size);
+EKV_API int ekv_profile_check(const struct ekv_profile *p, char *msg, size_t msg_size);
 
 /* Derived sizes, for tools (ekvctl stat/dump) and tests. */
 struct ekv_geometry {
@@ -90,9 +115,13 @@ struct ekv_geometry {
 	uint32_t key_size_bits, value_size_bits, record_header_size;
 	uint32_t min_free_page_count;
 };
-int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *g);
+EKV_API int ekv_profile_geometry(const struct ekv_profile *p, struct ekv_geometry *g);
 
 /* ---- flash backends ------------------------------------------------------- */
+
+/* A line of text for the caller (no newline): a report, a dump, a log
+ * message.  The library never prints; it returns codes and calls these. */
+typedef void (*ekv_line_fn)(void *ctx, const char *line);
 
 /*
  * A flash device: erase pages, read and program bytes.  Offsets and lengths
@@ -146,29 +175,18 @@ struct ekv_flash {
 	uint32_t write_size;  /* smallest programmable unit (lower bound for align) */
 	uint8_t erase_value;
 	bool read_only;
+	/*
+	 * Optional: where the backend tells what a return code cannot carry
+	 * (the MTD backend's EKV_MTD_VERIFY_ERASED refusal names the offset and
+	 * the byte it found).  NULL: not told.  Set it before the flash is used;
+	 * ekv_open() sets it from ekv_options.log when it is NULL.
+	 */
+	ekv_line_fn log;
+	void *log_ctx;
 };
 
-/* Destroy a flash object made by one of the constructors below. */
-void ekv_flash_close(struct ekv_flash *f);
-
-/* RAM flash: page_count pages of page_size bytes, initially erased. */
-int ekv_flash_mem_new(uint32_t page_size, uint32_t page_count, uint8_t erase_value,
-		      struct ekv_flash **out);
-
-/* Counters of the RAM backend (calls and bytes per op). */
-struct ekv_mem_stats {
-	uint64_t read_count, read_bytes;
-	uint64_t write_count, write_bytes;
-	uint64_t erase_count;
-};
-void ekv_flash_mem_stats(struct ekv_flash *f, struct ekv_mem_stats *st);
-void ekv_flash_mem_reset_stats(struct ekv_flash *f);
-/* Erases per page since creation (not reset by reset_stats); array of page_count. */
-const uint64_t *ekv_flash_mem_page_erases(struct ekv_flash *f);
-/* Direct access to the RAM image (page_size*page_count bytes). */
-uint8_t *ekv_flash_mem_data(struct ekv_flash *f);
-/* Fail on programming a byte that is not erased (write-once check). */
-void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict);
+/* Destroy a flash object made by one of the constructors below (NULL: nothing). */
+EKV_API void ekv_flash_close(struct ekv_flash *f);
 
 /*
  * File image with real flash semantics: erase fills erase_value; programming
@@ -182,7 +200,7 @@ void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict);
 #define EKV_FILE_STRICT  0x4 /* fail on programming a non-erased byte */
 #define EKV_FILE_NOLOCK  0x8 /* do not flock() the image */
 #define EKV_FILE_NOSYNC  0x10 /* no fdatasync: durable only as far as the page cache is */
-int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
+EKV_API int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out);
 
 /*
@@ -195,7 +213,7 @@ int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_coun
  */
 #define EKV_MTD_RDONLY        0x1 /* open O_RDONLY; write/erase fail with EKV_EROFS */
 #define EKV_MTD_VERIFY_ERASED 0x2 /* read before every program; fail if not erased */
-int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, char *msg,
+EKV_API int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, char *msg,
 		       size_t msg_size);
 
 /* ---- database handle ------------------------------------------------------ */
@@ -223,21 +241,26 @@ struct ekv_options {
 	bool read_only;         /* refuse write transactions and format */
 	bool rust_meta_log;     /* log every file touched since mount (Rust-identical bytes) */
 	enum ekv_on_damage on_damage; /* default EKV_ON_DAMAGE_AUTO */
+	/* Optional: messages that no return code carries, e.g. what a flash
+	 * backend refused (NULL: none).  ekv_open() makes it the flash's log if
+	 * the flash has none, and ekv_close() takes it back. */
+	ekv_line_fn log;
+	void *log_ctx;
 };
-void ekv_options_default(struct ekv_options *o);
+EKV_API void ekv_options_default(struct ekv_options *o);
 
 /*
  * Open a database on a flash.  No I/O happens here; the database mounts on
  * first use (or call ekv_mount()).  The flash is not owned by the handle.
  */
-int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p,
+EKV_API int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p,
 	     const struct ekv_options *o, ekv_db **out);
-void ekv_close(ekv_db *db);
+EKV_API void ekv_close(ekv_db *db);
 
 /* Erase metadata and write an empty database (not atomic). */
-int ekv_format(ekv_db *db);
+EKV_API int ekv_format(ekv_db *db);
 /* Mount now; EKV_ENOFMT if no database is found. */
-int ekv_mount(ekv_db *db);
+EKV_API int ekv_mount(ekv_db *db);
 
 /* Statistics of the mounted state. */
 struct ekv_stat {
@@ -260,13 +283,13 @@ struct ekv_stat {
 	uint32_t damaged_meta_page, damaged_meta_seq;
 	uint32_t lost_commits, lost_files;
 };
-int ekv_stat(ekv_db *db, struct ekv_stat *st);
+EKV_API int ekv_stat(ekv_db *db, struct ekv_stat *st);
 
 /* ---- read transactions (snapshots) ---------------------------------------- */
 
 /* A consistent snapshot of the committed state; never blocks on writers. */
-int ekv_rtx_begin(ekv_db *db, ekv_rtx **out);
-void ekv_rtx_end(ekv_rtx *rtx);
+EKV_API int ekv_rtx_begin(ekv_db *db, ekv_rtx **out);
+EKV_API void ekv_rtx_end(ekv_rtx *rtx);
 
 /*
  * Point lookup.  On success the value length is stored in *value_len and
@@ -274,7 +297,7 @@ void ekv_rtx_end(ekv_rtx *rtx);
  * value_cap, EKV_ERANGE is returned with *value_len set to the full length
  * (nothing copied).
  */
-int ekv_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
+EKV_API int ekv_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size_t value_cap,
 		size_t *value_len);
 
 /* ---- cursors -------------------------------------------------------------- */
@@ -285,42 +308,41 @@ int ekv_rtx_get(ekv_rtx *rtx, const void *key, size_t key_len, void *value, size
  * its own snapshot: it stays valid across concurrent commits and
  * compactions, and may outlive the read transaction it came from.
  */
-int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
+EKV_API int ekv_cursor_open(ekv_rtx *rtx, const void *start, size_t start_len, const void *end,
 		    size_t end_len, ekv_cursor **out);
-int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
+EKV_API int ekv_cursor_open_prefix(ekv_rtx *rtx, const void *prefix, size_t prefix_len,
 			   ekv_cursor **out);
 /*
  * Next pair: returns 1 and fills key/value, 0 at the end, or an error.
  * EKV_ERANGE if a buffer is too small (lengths stored, cursor not advanced).
  */
-int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
+EKV_API int ekv_cursor_next(ekv_cursor *c, void *key, size_t key_cap, size_t *key_len, void *value,
 		    size_t value_cap, size_t *value_len);
-void ekv_cursor_close(ekv_cursor *c);
+EKV_API void ekv_cursor_close(ekv_cursor *c);
 
 /* ---- write transactions --------------------------------------------------- */
 
 /* Waits (up to busy_timeout_ms) for the writer slot; EKV_EBUSY on timeout. */
-int ekv_wtx_begin(ekv_db *db, ekv_wtx **out);
+EKV_API int ekv_wtx_begin(ekv_db *db, ekv_wtx **out);
 /* Keys must be strictly ascending within a transaction (EKV_ENOTSORTED). */
-int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len);
-int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len);
+EKV_API int ekv_wtx_put(ekv_wtx *tx, const void *key, size_t key_len, const void *value, size_t value_len);
+EKV_API int ekv_wtx_delete(ekv_wtx *tx, const void *key, size_t key_len);
 /* Commit atomically and free the transaction (also on error). */
-int ekv_wtx_commit(ekv_wtx *tx);
+EKV_API int ekv_wtx_commit(ekv_wtx *tx);
 /* Discard everything written and free the transaction. */
-void ekv_wtx_abort(ekv_wtx *tx);
+EKV_API void ekv_wtx_abort(ekv_wtx *tx);
 
 /* Run one compaction step now; returns 1 if there was work, 0 if none. */
-int ekv_compact(ekv_db *db);
+EKV_API int ekv_compact(ekv_db *db);
 
 /* ---- tools: verification, dump, probe (ekvctl) ---- */
 
-/* A report line (no newline), and the progress of a long operation. */
-typedef void (*ekv_line_fn)(void *ctx, const char *line);
+/* The progress of a long operation (a report line: ekv_line_fn above). */
 typedef void (*ekv_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* Level and slot of a file id (docs/FORMAT.md §7); level -1 for file 0, the
  * destination of a level-0 compaction. */
-int ekv_file_level(const struct ekv_profile *p, uint32_t file_id, int *level, int *slot);
+EKV_API int ekv_file_level(const struct ekv_profile *p, uint32_t file_id, int *level, int *slot);
 
 struct ekv_check_result {
 	uint32_t errors;           /* damage found (0: clean) */
@@ -342,7 +364,7 @@ struct ekv_check_result {
  * the profile's is.  Read-only.  Returns 0 (see res->errors) or a negative
  * code for I/O errors and an invalid profile.
  */
-int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn report,
+EKV_API int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn report,
 	      ekv_progress_fn progress, void *ctx, struct ekv_check_result *res);
 
 /* Dump pages (headers, chunks, meta logs), files (chains) and records of the
@@ -350,7 +372,7 @@ int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn repo
 #define EKV_DUMP_PAGES   0x1
 #define EKV_DUMP_FILES   0x2
 #define EKV_DUMP_RECORDS 0x4
-int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ekv_line_fn out,
+EKV_API int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ekv_line_fn out,
 	     void *ctx);
 
 /*
@@ -375,7 +397,7 @@ struct ekv_probe_result {
 	unsigned determined;            /* EKV_PROBE_* fields the image decides */
 	struct ekv_check_result check;  /* of the image with that profile */
 };
-int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixed,
+EKV_API int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixed,
 	      ekv_line_fn log, void *ctx, struct ekv_probe_result *out);
 
 /* ---- remote handles (ekvd) ---- */
@@ -404,13 +426,13 @@ struct ekv_connect_options {
 	int busy_poll_us;        /* poll for a reply this long before sleeping (low latency on
 				    small machines); default 50; 0: off */
 };
-void ekv_connect_options_default(struct ekv_connect_options *o);
+EKV_API void ekv_connect_options_default(struct ekv_connect_options *o);
 
 /* Connect to ekvd at socket_path (NULL: $EKV_SOCKET, else EKV_DEFAULT_SOCKET);
  * o == NULL: defaults.  EKV_EIO if no daemon listens there, EKV_EPERM if
  * the socket's permissions refuse us, EKV_EBUSY if ekvd has its maximum of
  * clients, EKV_EPROTO if it speaks another protocol version. */
-int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ekv_db **out);
+EKV_API int ekv_connect(const char *socket_path, const struct ekv_connect_options *o, ekv_db **out);
 
 /* What the daemon of a remote handle serves; EKV_EINVAL for a local handle. */
 struct ekv_remote_info {
@@ -420,7 +442,7 @@ struct ekv_remote_info {
 	char database[1025];        /* "image:/abs/path" or "device:DEV" */
 	char name[1025];            /* its ekv.conf section, or "" if given by options */
 };
-int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info);
+EKV_API int ekv_remote_info(ekv_db *db, struct ekv_remote_info *info);
 
 #ifdef __cplusplus
 }

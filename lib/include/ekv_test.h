@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * ekv_test.h — fault injection in the RAM backend, for tests and fuzzers.
- * Not part of the stable API.
+ * ekv_test.h — the RAM flash backend and its fault model (power cuts with
+ * torn programs and erases, injected I/O errors): the static library
+ * libekv_test, linked by the tests, the fuzzers, ekv-bench and ekvctl (which
+ * loads truncated images into RAM).  Not part of libekv.so nor of the
+ * stable API.
  */
 #ifndef EKV_TEST_H
 #define EKV_TEST_H
@@ -11,6 +14,25 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* RAM flash: page_count pages of page_size bytes, initially erased. */
+int ekv_flash_mem_new(uint32_t page_size, uint32_t page_count, uint8_t erase_value,
+		      struct ekv_flash **out);
+
+/* Counters of the RAM backend (calls and bytes per op). */
+struct ekv_mem_stats {
+	uint64_t read_count, read_bytes;
+	uint64_t write_count, write_bytes;
+	uint64_t erase_count;
+};
+void ekv_flash_mem_stats(struct ekv_flash *f, struct ekv_mem_stats *st);
+void ekv_flash_mem_reset_stats(struct ekv_flash *f);
+/* Erases per page since creation (not reset by reset_stats); array of page_count. */
+const uint64_t *ekv_flash_mem_page_erases(struct ekv_flash *f);
+/* Direct access to the RAM image (page_size*page_count bytes). */
+uint8_t *ekv_flash_mem_data(struct ekv_flash *f);
+/* Fail on programming a byte that is not erased (write-once check). */
+void ekv_flash_mem_set_strict(struct ekv_flash *f, bool strict);
 
 struct ekv_mem_fault {
 	/* Power cut: when cut_after_ops program/erase operations have completed

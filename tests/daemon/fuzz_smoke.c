@@ -36,7 +36,7 @@ static size_t seed_stream(uint8_t *buf, size_t cap)
 		{.type = PROTO_RTX_BEGIN, .id = 2},
 		{.type = PROTO_GET, .id = 3, .key = {key, 3}},
 		{.type = PROTO_CURSOR_OPEN, .id = 4, .flags = PROTO_CURSOR_HAS_START | PROTO_CURSOR_PREFIX,
-		 .max_pairs = 16, .key = {key, 1}},
+		 .max_pairs = 16, .start = {key, 1}},
 		{.type = PROTO_CURSOR_NEXT, .id = 5, .cursor_id = 1, .max_pairs = 4},
 		{.type = PROTO_CURSOR_CLOSE, .id = 6, .cursor_id = 1},
 		{.type = PROTO_RTX_END, .id = 7},

@@ -560,8 +560,22 @@ static void test_program(struct ctx *t)
 	end("persist-across-reopen");
 }
 
+/* The flash's log: the refusals of EKV_MTD_VERIFY_ERASED are told here. */
+struct log_lines {
+	int n;
+	char last[256];
+};
+
+static void collect_line(void *ctx, const char *line)
+{
+	struct log_lines *l = ctx;
+	l->n++;
+	snprintf(l->last, sizeof(l->last), "%s", line);
+}
+
 static void test_verify_erased(struct ctx *t)
 {
+	struct log_lines log = {0, ""};
 	struct ekv_flash *f;
 	uint8_t a[64], b[64], got[64];
 	const uint32_t p = test_page(t, 1), off = t->ps - 1024; /* still erased in page 1 */
@@ -575,12 +589,16 @@ static void test_verify_erased(struct ctx *t)
 		CHECK(!all_ff(a, 64, NULL) && !all_ff(b, 64, NULL), "bad pattern");
 		r = f->ops->write(f->ctx, p, off, a, sizeof a);
 		CHECK(r == 0, "program of an erased range with VERIFY_ERASED: %d", r);
-		printf("# expect two 'program of a non-erased byte' lines on stderr next\n");
-		fflush(stdout);
+		f->log = collect_line;
+		f->log_ctx = &log;
 		r = f->ops->write(f->ctx, p, off, b, sizeof b);
 		CHECK(r == EKV_EIO, "second program of the same range: %d, want EKV_EIO", r);
 		r = f->ops->write(f->ctx, p, off + 32, b, 32); /* partly overlapping */
 		CHECK(r == EKV_EIO, "overlapping program: %d, want EKV_EIO", r);
+		CHECK(log.n == 2 && strstr(log.last, "program of a non-erased byte"),
+		      "the refusals told the flash's log %d times (want 2), last: %s", log.n,
+		      log.last);
+		printf("# log: %s\n", log.last);
 		CHECK(f->ops->read(f->ctx, p, off, got, sizeof got) == 0, "read failed");
 		CHECK(memcmp(got, a, sizeof a) == 0, "refused program changed the data");
 		memcpy(t->model + (size_t)1 * t->ps + off, a, sizeof a);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * conf.c — the configuration file parser (ekv.conf(5)).  Syntax only: the
- * values are checked by the same code that checks command-line options.
+ * conf.c — the configuration file parser (ekv.conf(5)) and the value
+ * syntax it shares with the command lines of ekvctl and ekvd.
+ *
+ * Owns: the file's syntax (sections, key = value, comments), numbers and
+ * yes/no values.  Must never: interpret a key (settings.c does).
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,11 @@ int conf_load(const char *path, const char *section, bool (*known)(const char *k
 		e[c->n].value = strdup(value);
 		e[c->n].line = lineno;
 		c->n++;
+		if (!e[c->n - 1].key || !e[c->n - 1].value) {
+			snprintf(msg, msg_size, "out of memory");
+			rc = -1;
+			break;
+		}
 	}
 	free(line);
 	fclose(in);
@@ -129,13 +136,35 @@ void conf_free(struct conf *c)
 	c->n = 0;
 }
 
+static int digit_value(char c, unsigned base)
+{
+	int v = c >= '0' && c <= '9' ? c - '0'
+		: c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10
+				       : 99;
+	return v < (int)base ? v : -1;
+}
+
 bool conf_parse_u32(const char *s, uint32_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
+	unsigned base = 10;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1]) {
+		return false; /* "064": C would read octal 52, a person decimal 64 */
+	}
+	if (!*s)
 		return false;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		int d = digit_value(*s, base);
+		if (d < 0)
+			return false;
+		v = v * base + (unsigned)d;
+		if (v > UINT32_MAX)
+			return false;
+	}
 	*out = (uint32_t)v;
 	return true;
 }
@@ -150,57 +179,4 @@ bool conf_parse_bool(const char *s, bool *out)
 		}
 	}
 	return false;
-}
-
-int conf_apply_profile(struct ekv_profile *p, const char *name, const char *value, char *msg,
-		       size_t msg_size)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} nums[] = {
-		{"page-size", offsetof(struct ekv_profile, page_size)},
-		{"page-count", offsetof(struct ekv_profile, page_count)},
-		{"max-page-count", offsetof(struct ekv_profile, max_page_count)},
-		{"align", offsetof(struct ekv_profile, align)},
-		{"max-chunk-size", offsetof(struct ekv_profile, max_chunk_size)},
-		{"branching-factor", offsetof(struct ekv_profile, branching_factor)},
-		{"max-key-size", offsetof(struct ekv_profile, max_key_size)},
-		{"max-value-size", offsetof(struct ekv_profile, max_value_size)},
-		{"scratch-pages", offsetof(struct ekv_profile, scratch_page_count)},
-	};
-	if (!strcmp(name, "crc")) {
-		bool b = true;
-		if (value && !conf_parse_bool(value, &b)) {
-			snprintf(msg, msg_size, "invalid crc '%s' (yes or no)", value);
-			return -1;
-		}
-		p->crc = b;
-		return 1;
-	}
-	if (!strcmp(name, "erase-value")) {
-		if (value && (!strcasecmp(value, "0xff") || !strcmp(value, "255")))
-			p->erase_value = 0xff;
-		else if (value && (!strcasecmp(value, "0x00") || !strcmp(value, "0") ||
-				   !strcasecmp(value, "0x0")))
-			p->erase_value = 0x00;
-		else {
-			snprintf(msg, msg_size, "invalid erase-value '%s' (0xFF or 0x00)",
-				 value ? value : "");
-			return -1;
-		}
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		if (strcmp(name, nums[i].name))
-			continue;
-		uint32_t v;
-		if (!value || !conf_parse_u32(value, &v)) {
-			snprintf(msg, msg_size, "invalid %s '%s'", name, value ? value : "");
-			return -1;
-		}
-		*(uint32_t *)((char *)p + nums[i].off) = v;
-		return 1;
-	}
-	return 0;
 }

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * conf.h — /etc/ekv.conf: INI-style sections, one per named database, whose
- * keys are ekvctl's long option names (see ekv.conf(5)).
+ * keys are the long option names of ekvctl and ekvd (see ekv.conf(5)).
  */
-#ifndef EKVCTL_CONF_H
-#define EKVCTL_CONF_H
+#ifndef EKV_TOOL_CONF_H
+#define EKV_TOOL_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "ekv.h"
 
 struct conf_entry {
 	char *key, *value;
@@ -33,15 +31,11 @@ int conf_load(const char *path, const char *section, bool (*known)(const char *k
 	      struct conf *c, char *msg, size_t msg_size);
 void conf_free(struct conf *c);
 
-/* Numbers (decimal, 0x hex, 0 octal) up to UINT32_MAX, and yes/no/true/false/on/off/1/0:
- * the value syntax of ekv.conf and of the options it mirrors. */
+/* Numbers up to UINT32_MAX, decimal or 0x-hex ("064" is refused: neither
+ * octal nor decimal would be what everyone expects), and
+ * yes/no/true/false/on/off/1/0: the value syntax of ekv.conf and of the
+ * options it mirrors. */
 bool conf_parse_u32(const char *s, uint32_t *out);
 bool conf_parse_bool(const char *s, bool *out);
-
-/* Apply one profile setting by its ekv.conf / long option name ("page-size",
- * "crc", "erase-value", ...; value NULL means "yes" for crc): 1 applied, 0 not
- * a profile setting, -1 a bad value (msg says why). */
-int conf_apply_profile(struct ekv_profile *p, const char *name, const char *value, char *msg,
-		       size_t msg_size);
 
 #endif
