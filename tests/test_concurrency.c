@@ -339,11 +339,10 @@ static void *release_later(void *arg)
 static void test_failed_lock_conversion_keeps_snapshots_isolated(void **state)
 {
 	(void)state;
-	struct ekv_profile p;
-	ekv_profile_default(&p);
-	p.page_size = 256;
-	p.page_count = p.max_page_count = 64;
-	p.max_value_size = 64;
+	const struct ekv_profile p = {.page_size = 256, .page_count = 64, .max_page_count = 64,
+				      .align = 4, .erase_value = 0xff, .max_chunk_size = 4096,
+				      .branching_factor = 2, .max_key_size = 64, .max_value_size = 64,
+				      .scratch_page_count = 4};
 	char k[16], v[64];
 	size_t n;
 	int busy = 0;

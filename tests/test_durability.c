@@ -105,23 +105,7 @@ int fdatasync(int fd)
 
 static void listing(ekv_db *db, char *out)
 {
-	ekv_rtx *r;
-	ekv_cursor *c;
-	uint8_t k[64], v[64];
-	size_t kl, vl, o = 0;
-	int e = ekv_rtx_begin(db, &r);
-	if (e == 0) {
-		e = ekv_cursor_open(r, NULL, 0, NULL, 0, &c);
-		while (e == 0 && (e = ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl)) == 1) {
-			o += (size_t)snprintf(out + o, LIST_CAP - o, "%.*s=%.*s;", (int)kl, k, (int)vl, v);
-			e = 0;
-		}
-		if (e >= 0)
-			ekv_cursor_close(c);
-		ekv_rtx_end(r);
-	}
-	if (e < 0)
-		snprintf(out, LIST_CAP, "ERR %d", e);
+	db_listing(db, out, LIST_CAP);
 }
 
 struct run {
