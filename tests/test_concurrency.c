@@ -24,6 +24,7 @@
 struct shared {
 	ekv_db *db;
 	volatile int done;
+	volatile int started; /* readers that began their first transaction */
 	int errors;
 	long reads;
 	pthread_mutex_t lock;
@@ -47,6 +48,7 @@ static void *reader(void *arg)
 	struct shared *sh = arg;
 	long reads = 0;
 	int errors = 0;
+	__atomic_add_fetch(&sh->started, 1, __ATOMIC_SEQ_CST);
 	while (!sh->done) {
 		ekv_rtx *r;
 		if (ekv_rtx_begin(sh->db, &r) != 0) {
@@ -107,6 +109,10 @@ static void test_readers_see_consistent_snapshots_while_writer_commits(void **st
 	pthread_t th[6];
 	for (int i = 0; i < 6; i++)
 		pthread_create(&th[i], NULL, reader, &sh);
+	/* on a loaded machine the commits could all be done before a reader
+	 * runs at all: let them start (bounded) */
+	for (int i = 0; i < 500 && __atomic_load_n(&sh.started, __ATOMIC_SEQ_CST) < 6; i++)
+		usleep(10000);
 	for (int r = 1; r <= ROUNDS; r++) {
 		writer_round(t.db, r);
 		if (r % 50 == 0)
