@@ -325,6 +325,7 @@ void db_listing(ekv_db *db, char *out, size_t cap)
 	int e = ekv_rtx_begin(db, &r);
 	if (e == 0) {
 		e = ekv_cursor_open(r, NULL, 0, NULL, 0, &c);
+		bool opened = e == 0;
 		while (e == 0 && (e = ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl)) == 1) {
 			assert_true(o + 2 * (kl + vl) + 8 < cap);
 			hex_encode(k, kl, out + o);
@@ -335,7 +336,7 @@ void db_listing(ekv_db *db, char *out, size_t cap)
 			out[o++] = ';';
 			e = 0;
 		}
-		if (e >= 0)
+		if (opened)
 			ekv_cursor_close(c);
 		ekv_rtx_end(r);
 	}
