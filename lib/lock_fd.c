@@ -4,6 +4,9 @@
  * lock that keeps a failed shared -> exclusive conversion shared.  See
  * lock_fd.h.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* F_OFD_SETLK; also built alone by tests/mtd/run */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
