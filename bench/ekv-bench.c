@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * ekv-bench.c — the deterministic workloads of ../shared/bench/WORKLOADS.md
+ * ekv-bench.c — the deterministic workloads of bench/WORKLOADS.md
  * (read, write, overwrite) on the RAM flash backend, so that our flash
  * operation counts compare 1:1 with the Rust ekv crate's reference table.
  *

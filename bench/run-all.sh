@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
 # run-all.sh — run every workload of the Rust reference table in
-# ../shared/bench/WORKLOADS.md with ekv-bench and print Markdown tables of
+# bench/WORKLOADS.md with ekv-bench and print Markdown tables of
 # our figures next to the crate's (the tables of bench/README.md).
 #
 # usage: bench/run-all.sh [BUILD_DIR]      (default: build; built if needed)

@@ -668,6 +668,10 @@ static int run_command(struct opts *o, const struct command *cm, int argc, char 
 		rc = cm->run(&c);
 	else if (rc != EXIT_USAGE)
 		rc = EXIT_USAGE;
+	/* scripts that want zero tolerance: reading a fallback state fails */
+	if (rc == 0 && o->strict && o->damaged &&
+	    (!strcmp(cm->name, "list") || !strcmp(cm->name, "get") || !strcmp(cm->name, "export")))
+		rc = EXIT_CORRUPT;
 	free(c.args);
 	return rc;
 }

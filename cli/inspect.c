@@ -78,6 +78,13 @@ int cmd_stat(struct cmd *c)
 	printf("pages: %u used, %u free (%u pinned)\n", st.pages_used, st.pages_free,
 	       st.pages_pinned);
 	printf("meta: page %u, seq %u\n", st.meta_page, st.meta_seq);
+	if (st.damaged)
+		printf("recovery: damaged: fell back from meta page %u (seq %u) to meta page %u (seq "
+		       "%u); %u commits and the newest state of %u files lost\n",
+		       st.damaged_meta_page, st.damaged_meta_seq, st.meta_page, st.meta_seq,
+		       st.lost_commits, st.lost_files);
+	else
+		printf("recovery: none (the newest state is mounted)\n");
 	printf("keys: %llu\n", (unsigned long long)keys);
 	uint64_t bytes = 0;
 	for (uint32_t i = 0; i < st.file_count; i++)

@@ -164,12 +164,15 @@ int open_db(struct opts *o, enum dbspec_mode mode, struct handle *h, struct prog
 {
 	if (mode != DBSPEC_INSPECT) {
 		int rr = open_remote(o, mode, h);
-		if (rr >= 0)
+		if (rr >= 0) {
+			h->o = o;
 			return rr;
+		}
 	}
 	int r = open_flash(o, mode, h);
 	if (r)
 		return r;
+	h->o = o;
 	struct ekv_options eo;
 	ekv_options_default(&eo);
 	dbspec_options(&o->s, &eo);
@@ -184,8 +187,30 @@ int open_db(struct opts *o, enum dbspec_mode mode, struct handle *h, struct prog
 	return 0;
 }
 
+/* What the mount of h skipped, as one line (FORMAT.md §9). */
+static void warn_damage(struct handle *h)
+{
+	struct ekv_stat st;
+	if (!h->db || !h->o || h->o->damaged || ekv_stat(h->db, &st) < 0 || !st.damaged)
+		return;
+	h->o->damaged = true;
+	char where[96];
+	if (st.damaged_meta_page == st.meta_page)
+		snprintf(where, sizeof(where), "meta page %u (seq %u) up to a damaged commit",
+			 st.meta_page, st.meta_seq);
+	else
+		snprintf(where, sizeof(where), "meta page %u (seq %u), not the newest %u (seq %u)",
+			 st.meta_page, st.meta_seq, st.damaged_meta_page, st.damaged_meta_seq);
+	fprintf(stderr,
+		"%s: warning: %s is damaged: mounted %s; %u commits and the newest state of %u "
+		"files are lost ('%s fsck' explains; --on-damage refuse refuses it)\n",
+		prog, h->name ? h->name : "the database", where, st.lost_commits, st.lost_files,
+		prog);
+}
+
 void close_db(struct handle *h)
 {
+	warn_damage(h);
 	if (h->db)
 		ekv_close(h->db);
 	dbspec_close(&h->spec);

@@ -29,6 +29,7 @@ struct handle {
 	const char *name;        /* image, device or ekvd's socket */
 	struct progress_flash pf;
 	struct ekv_flash_ops pf_ops;
+	struct opts *o;          /* told when the database was mounted past damage */
 };
 
 /* How long to wait for a database another process holds. */
@@ -38,6 +39,8 @@ int busy_wait_ms(const struct opts *o, enum dbspec_mode mode);
 int open_db(struct opts *o, enum dbspec_mode mode, struct handle *h, struct progress *pg);
 /* The flash and profile only (fsck, dump): 0 or an exit status. */
 int open_flash(struct opts *o, enum dbspec_mode mode, struct handle *h);
+/* Close; first, if the database was mounted past damage, one warning line
+ * on stderr naming what was lost (once per run; o->damaged set). */
 void close_db(struct handle *h);
 
 #endif

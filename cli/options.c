@@ -17,6 +17,7 @@ enum {
 	OPT_SETTING = 1000,
 	OPT_SOCKET = 1900,
 	OPT_DIRECT,
+	OPT_STRICT,
 };
 _Static_assert(SETTING_NO_OPTION(OPT_SETTING, SET_COUNT) <= OPT_SOCKET, "option keys overlap");
 
@@ -33,7 +34,7 @@ void options_free(struct opts *o)
 
 /* ---- the global options, built from the settings table --------------------------- */
 
-static struct argp_option global_options[16 + 2 * SET_COUNT];
+static struct argp_option global_options[17 + 2 * SET_COUNT];
 static char setting_helps[SET_COUNT][2][256]; /* [id][negated] */
 static char no_names[SET_COUNT][64];          /* "no-KEY" of a yes/no setting */
 
@@ -88,6 +89,10 @@ static void build_global_options(void)
 	add(&n, (struct argp_option){"verbose", 'v', 0, 0, "Report the options in effect", 3});
 	add(&n, (struct argp_option){"quiet", 'q', 0, 0, "No progress bar or notes, only errors",
 				     3});
+	add(&n, (struct argp_option){"strict", OPT_STRICT, 0, 0,
+				     "list, get and export exit non-zero when the database was "
+				     "mounted past damage (see --on-damage)",
+				     3});
 	add_settings(&n, SETTING_GENERAL, 3);
 	add(&n, (struct argp_option){"socket", OPT_SOCKET, "PATH", 0,
 				     "Go through ekvd at PATH; without --socket or --direct, ekvd "
@@ -112,6 +117,7 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 	case 'y': o->yes = true; return 0;
 	case 'v': o->verbose = true; return 0;
 	case 'q': o->quiet = true; return 0;
+	case OPT_STRICT: o->strict = true; return 0;
 	case OPT_SOCKET: o->socket = arg; o->socket_forced = true; return 0;
 	case OPT_DIRECT: o->direct = true; return 0;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); return 0;

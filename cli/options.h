@@ -19,6 +19,8 @@ struct opts {
 	bool socket_forced; /* --socket given: never open directly */
 	bool direct;        /* --direct: never use ekvd */
 	bool verbose, quiet, yes;
+	bool strict;        /* --strict: list, get, export fail on a damaged database */
+	bool damaged;       /* a database this run opened was mounted past damage */
 	const char *script; /* -s FILE */
 };
 

@@ -6,7 +6,8 @@ _ekvctl()
 
 	local commands="get put delete list batch export import format stat dump fsck probe devices"
 	local global="-c --config -d --db -i --image --device -s --script -y --yes -v --verbose
-		-q --quiet -h --help -V --version --seed --wait --socket --direct --page-size
+		-q --quiet -h --help -V --version --seed --wait --socket --direct --strict
+		--on-damage --page-size
 		--page-count --max-page-count --align --erase-value --crc --no-crc
 		--max-chunk-size --branching-factor --max-key-size --max-value-size
 		--scratch-pages"
@@ -21,6 +22,10 @@ _ekvctl()
 		devs=$(ls /dev/mtd* 2>/dev/null | grep -v 'ro$'; \
 			sed 's/^/mtd:/' /sys/class/mtd/mtd*/name 2>/dev/null)
 		COMPREPLY=($(compgen -W "$devs" -- "$cur"))
+		return
+		;;
+	--on-damage)
+		COMPREPLY=($(compgen -W "auto fallback refuse" -- "$cur"))
 		return
 		;;
 	-d | --db)

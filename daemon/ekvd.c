@@ -357,6 +357,7 @@ struct database {
 	struct dbspec spec;
 	ekv_db *db;
 	char desc[PATH_MAX + 16];
+	char damage[160]; /* what the mount at start skipped ("": nothing) */
 };
 
 /* Open the flash and the database as ekvctl does (tools/dbspec.c), so that
@@ -393,6 +394,16 @@ static int open_database(struct opts *o, struct database *d)
 			 d->desc, ekv_strerror(e));
 	else if (e < 0)
 		ekvd_log(LOG_WARNING, "%s: mount: %s (serving anyway)", d->desc, ekv_strerror(e));
+	struct ekv_stat st;
+	if (e == 0 && ekv_stat(d->db, &st) == 0 && st.damaged) {
+		snprintf(d->damage, sizeof(d->damage),
+			 "DAMAGED: fell back from meta page %u (seq %u) to %u (seq %u), %u commits "
+			 "and %u files' newest state lost",
+			 st.damaged_meta_page, st.damaged_meta_seq, st.meta_page, st.meta_seq,
+			 st.lost_commits, st.lost_files);
+		ekvd_log(LOG_WARNING, "%s: %s (ekvctl fsck explains; --on-damage refuse refuses it)",
+			 d->desc, d->damage);
+	}
 	return 0;
 }
 
@@ -546,6 +557,7 @@ static bool peer_read_only(const struct access *a, int fd, const struct ucred *c
 /* ---- main ------------------------------------------------------------------------ */
 
 static struct server srv;
+static const char *srv_damage = ""; /* struct database.damage, for the status line */
 
 /* The status line, at most once a second and never under the lock: a
  * notification socket nobody reads would block sd_notify(). */
@@ -558,8 +570,8 @@ static void update_status(void)
 	srv.status_dirty = false;
 	pthread_mutex_unlock(&srv.lock);
 	if (dirty)
-		sd_notifyf(0, "STATUS=Serving %s: %u client%s, %llu commits", srv.database, n,
-			   n == 1 ? "" : "s", commits);
+		sd_notifyf(0, "STATUS=Serving %s: %u client%s, %llu commits%s%s", srv.database, n,
+			   n == 1 ? "" : "s", commits, *srv_damage ? "; " : "", srv_damage);
 }
 
 /* Poll timeout: wake up once a second while the status may change. */
@@ -675,6 +687,7 @@ int main(int argc, char **argv)
 	srv.db = d.db;
 	srv.profile = d.spec.p;
 	srv.database = d.desc;
+	srv_damage = d.damage;
 	srv.name = o.s.section_found ? (o.s.db_name ? o.s.db_name : "default") : "";
 	srv.max_frame = o.max_frame;
 	srv.max_clients = o.max_clients;

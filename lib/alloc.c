@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "util.h"
 #include "ekv.h"
 
 static bool bit(const uint8_t *b, uint32_t i)
@@ -102,4 +103,13 @@ void alloc_pin(struct alloc *a, uint32_t page)
 {
 	if (page < a->page_count)
 		a->pinned[page / 8] |= (uint8_t)(1u << (page % 8));
+}
+
+int page_ids_push(uint32_t **a, uint32_t *n, size_t *cap, uint32_t page)
+{
+	int e = grow_array(a, cap, (size_t)*n + 1, sizeof(**a), 16);
+	if (e < 0)
+		return e;
+	(*a)[(*n)++] = page;
+	return 0;
 }

@@ -13,6 +13,7 @@
 #define EKV_ALLOC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct alloc {
@@ -40,5 +41,9 @@ static inline uint32_t alloc_free_pages(const struct alloc *a)
 uint32_t alloc_pinned_free(const struct alloc *a);
 void alloc_clear_pins(struct alloc *a);
 void alloc_pin(struct alloc *a, uint32_t page);
+
+/* Append page to the growable array of page ids *a (n used, cap
+ * allocated). */
+int page_ids_push(uint32_t **a, uint32_t *n, size_t *cap, uint32_t page);
 
 #endif

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * check.c — the tools' view of an image: verification (fsck), a dump of
- * pages, files and records, and profile recognition (probe).
+ * check.c — the tools' view of an image: verification (fsck) and a dump of
+ * pages, files and records.  See check.h.
  *
- * Owns: reading every structure of docs/FORMAT.md again, independently of
- * the engine's mount, and saying what is wrong with it in words.  It reuses
- * the page and file layers' readers (page.h, file.h) and the record header
- * codec (record.h), and the engine's own mount (fm_mount) to tell which
- * state the engine would use; it never writes to flash.
+ * It reads with the engine's codec (layout.h), page and file readers and
+ * meta log parser (meta_log_read), so it can never disagree with mount
+ * about what the bytes say; it checks more than mount does (every record,
+ * skiplist and boundary) and uses the engine's own mount (fm_mount) to tell
+ * which state the engine would use.  It never writes to flash.
  *
  * Every walk is bounded by the page count, not by anything read from flash:
  * chains are walked with strictly decreasing seqs and a visited bitmap.
@@ -17,20 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
+#include "check.h"
 #include "flash.h"
+#include "flash_view.h"
+#include "meta.h"
 #include "record.h"
 
 /* ---- reporting -------------------------------------------------------------- */
 
-struct reporter {
-	ekv_line_fn fn;
-	void *ctx;
-	uint32_t errors, warnings;
-};
-
-static void say(struct reporter *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct reporter *r, const char *fmt, ...)
+void say(struct reporter *r, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -96,13 +91,15 @@ struct page_info {
 static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 		    struct page_info *pi)
 {
-	uint8_t hdr[64];
+	uint8_t hdr[EKV_LAYER_HDR_MAX];
 	memset(pi, 0, sizeof(*pi));
 	int e = page_read_header(g, f, page, META_MAGIC, hdr, g->meta_hdr_size);
 	if (e == 0) {
+		struct meta_header mh;
+		meta_header_decode(hdr, &mh);
 		pi->kind = PK_META;
-		pi->meta_page_count = get_le32(hdr);
-		pi->meta_seq = get_le32(hdr + 4);
+		pi->meta_page_count = mh.page_count;
+		pi->meta_seq = mh.seq;
 		return 0;
 	}
 	if (e != EKV_ECORRUPT)
@@ -115,12 +112,13 @@ static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 	}
 	if (e != EKV_ECORRUPT)
 		return e;
-	uint8_t raw[8];
-	e = flash_read(f, page, 0, raw, 8);
+	uint8_t raw[EKV_PAGE_HDR_MAX];
+	e = flash_read(f, page, 0, raw, g->ph_size);
 	if (e < 0)
 		return e;
-	uint32_t magic = get_le32(raw);
-	if ((magic == META_MAGIC || magic == DATA_MAGIC) && get_le32(raw + 4) == page) {
+	uint32_t magic, id;
+	page_header_peek(raw, &magic, &id);
+	if ((magic == META_MAGIC || magic == DATA_MAGIC) && id == page) {
 		pi->kind = PK_BADCRC; /* only a CRC can fail once magic and id match */
 		pi->magic = magic;
 		return 0;
@@ -136,85 +134,42 @@ static int classify(const struct geom *g, struct ekv_flash *f, uint32_t page,
 
 /* ---- meta log ----------------------------------------------------------------- */
 
-struct meta_entry {
-	uint8_t flags;
-	uint16_t last_page;
-	uint32_t first_seq;
-};
-
 struct meta_state {
-	struct meta_entry files[MAX_FILE_COUNT];
-	uint32_t chunks, entries;
-	bool torn;
-	uint32_t torn_offset;
+	struct file_meta files[MAX_FILE_COUNT]; /* last entry per file */
+	struct meta_log_end log;
+	struct reporter *dump;
 };
 
-/* Read a meta page's log the way the engine does (lenient at its end),
- * reporting each chunk to `dump` if given. */
+static int note_chunk(void *ctx, const struct meta_chunk *c)
+{
+	struct meta_state *ms = ctx;
+	if (ms->dump)
+		say(ms->dump, "  log chunk at %u: %u entries", c->offset, c->n);
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct file_meta fm;
+		file_meta_decode(c->entries + FILE_META_SIZE * i, &fm);
+		ms->files[fm.file_id] = fm;
+		if (!ms->dump)
+			continue;
+		if (fm.last_page == NO_PAGE)
+			say(ms->dump, "    file %u: empty", fm.file_id);
+		else
+			say(ms->dump, "    file %u: last page %u first seq %u flags 0x%02x", fm.file_id,
+			    fm.last_page, fm.first_seq, fm.flags);
+	}
+	return 0;
+}
+
+/* Read a meta page's log with the engine's parser, reporting each chunk to
+ * `dump` if given. */
 static int read_meta_log(const struct geom *g, struct ekv_flash *f, uint32_t page,
 			 uint32_t page_count, struct meta_state *ms, struct reporter *dump)
 {
-	struct page_reader r;
-	uint8_t hdr[8];
 	memset(ms, 0, sizeof(*ms));
 	for (uint32_t i = 0; i < MAX_FILE_COUNT; i++)
-		ms->files[i].last_page = NO_PAGE;
-	uint8_t *buf = malloc(g->chunk_max + 8);
-	if (!buf)
-		return EKV_ENOMEM;
-	page_reader_init(&r, g, f, 0);
-	r.lenient = true;
-	int e = page_reader_open(&r, page, META_MAGIC, hdr, g->meta_hdr_size);
-	/* each chunk advances the offset by at least the chunk header */
-	while (e >= 0) {
-		e = page_reader_at_eof(&r);
-		if (e != 0)
-			break;
-		uint32_t len = r.chunk_len, at = r.chunk_offset;
-		e = page_reader_read(&r, buf, len);
-		if (e < 0)
-			break;
-		bool ok = (uint32_t)e == len && len % FILE_META_SIZE == 0;
-		for (uint32_t i = 0; ok && i < len; i += FILE_META_SIZE) {
-			uint8_t id = buf[i];
-			uint16_t last = get_le16(buf + i + 2);
-			uint32_t first = get_le32(buf + i + 4);
-			ok = id < g->file_count &&
-			     (last != NO_PAGE ? last < page_count : first == 0);
-		}
-		if (!ok) {
-			ms->torn = true;
-			ms->torn_offset = at;
-			e = 0;
-			break;
-		}
-		ms->chunks++;
-		if (dump)
-			say(dump, "  log chunk at %u: %u entries", at, len / FILE_META_SIZE);
-		for (uint32_t i = 0; i < len; i += FILE_META_SIZE) {
-			struct meta_entry *m = &ms->files[buf[i]];
-			m->flags = buf[i + 1];
-			m->last_page = get_le16(buf + i + 2);
-			m->first_seq = get_le32(buf + i + 4);
-			ms->entries++;
-			if (dump) {
-				if (m->last_page == NO_PAGE)
-					say(dump, "    file %u: empty", buf[i]);
-				else
-					say(dump, "    file %u: last page %u first seq %u flags 0x%02x",
-					    buf[i], m->last_page, m->first_seq, m->flags);
-			}
-		}
-	}
-	if (r.torn_tail && !ms->torn) {
-		ms->torn = true;
-		ms->torn_offset = r.chunk_offset;
-	}
-	if (e > 0)
-		e = 0;
-	page_reader_free(&r);
-	free(buf);
-	return e;
+		ms->files[i] = (struct file_meta){.file_id = (uint8_t)i, .last_page = NO_PAGE};
+	ms->dump = dump;
+	return meta_log_read(g, f, page, page_count, note_chunk, ms, &ms->log);
 }
 
 /* ---- files ------------------------------------------------------------------- */
@@ -254,7 +209,7 @@ static void progress_step(struct checker *c, uint64_t n)
 static int page_payload_len(struct checker *c, struct page_reader *pr, uint32_t page,
 			    uint32_t file, uint32_t *len)
 {
-	uint8_t hdr[64];
+	uint8_t hdr[EKV_LAYER_HDR_MAX];
 	int e = page_reader_open(pr, page, DATA_MAGIC, hdr, c->g->data_hdr_size);
 	if (e == 0)
 		e = page_reader_skip(pr, c->g->page_size);
@@ -323,7 +278,7 @@ static int check_records(struct checker *c, uint32_t file, const struct file_sta
 	/* every record consumes at least its header: at most file-length steps */
 	for (;;) {
 		uint32_t at = file_reader_curr_seq(&r);
-		uint8_t raw[4];
+		uint8_t raw[EKV_REC_HDR_MAX];
 		struct rec_hdr h;
 		e = file_reader_read(&r, raw, g->rec_hdr_size);
 		if (e == FILE_EOF) {
@@ -335,12 +290,9 @@ static int check_records(struct checker *c, uint32_t file, const struct file_sta
 			if (e < 0)
 				break;
 			e = rec_hdr_decode(g, raw, &h);
-			/* the writer leaves the bits above the fields zero: a set one
-			 * is damage (or another key/value size split, for probe) */
-			uint32_t v = 0, used = 1 + g->key_bits + g->value_bits;
-			for (uint32_t i = 0; i < g->rec_hdr_size; i++)
-				v |= (uint32_t)raw[i] << (8 * i);
-			if (e == 0 && used < 32 && (v >> used))
+			/* a set spare bit is damage (or, for probe, another split of
+			 * key and value bits) */
+			if (e == 0 && !rec_hdr_spare_bits_clear(g, raw))
 				e = EKV_ECORRUPT;
 			if (e == EKV_ECORRUPT) {
 				damage(c->rep, "file %u: invalid record header at seq %u", file, at);
@@ -408,7 +360,7 @@ static const char *kind_name(const struct page_info *pi)
 
 /* Walk one file's chain from its last page back to its first seq and verify
  * pages, chunks, seqs, skiplists, record boundaries and (check_recs) records. */
-static int check_file(struct checker *c, uint32_t file, const struct meta_entry *me,
+static int check_file(struct checker *c, uint32_t file, const struct file_meta *me,
 		      bool check_recs, struct reporter *dump)
 {
 	const struct geom *g = c->g;
@@ -569,76 +521,10 @@ static int check_file(struct checker *c, uint32_t file, const struct meta_entry 
 	return 0;
 }
 
-/* ---- a flash seen with another page size ------------------------------------ */
-
-struct view {
-	struct ekv_flash *base;
-	uint32_t page_size;
-};
-
-static int view_read(void *ctx, uint32_t page, uint32_t off, void *buf, uint32_t len)
-{
-	struct view *v = ctx;
-	uint64_t addr = (uint64_t)page * v->page_size + off;
-	uint8_t *out = buf;
-	uint32_t bps = v->base->page_size;
-	while (len) {
-		uint32_t bp = (uint32_t)(addr / bps), bo = (uint32_t)(addr % bps);
-		uint32_t k = bps - bo < len ? bps - bo : len;
-		int e = flash_read(v->base, bp, bo, out, k);
-		if (e < 0)
-			return e;
-		out += k;
-		addr += k;
-		len -= k;
-	}
-	return 0;
-}
-
-static int view_refuse(void *ctx, uint32_t page, uint32_t off, const void *buf, uint32_t len)
-{
-	(void)ctx, (void)page, (void)off, (void)buf, (void)len;
-	return EKV_EROFS;
-}
-
-static int view_refuse_erase(void *ctx, uint32_t page)
-{
-	(void)ctx, (void)page;
-	return EKV_EROFS;
-}
-
-static const struct ekv_flash_ops view_ops = {
-	.read = view_read,
-	.write = view_refuse,
-	.erase = view_refuse_erase,
-};
-
-/* A read-only flash of page_size pages over base (same bytes). */
-static int view_init(struct ekv_flash *vf, struct view *v, struct ekv_flash *base,
-		     uint32_t page_size, uint8_t erase_value)
-{
-	uint64_t total = (uint64_t)base->page_size * base->page_count;
-	if (page_size == 0 || total % page_size || total / page_size > 65536)
-		return EKV_EINVAL;
-	*v = (struct view){.base = base, .page_size = page_size};
-	*vf = (struct ekv_flash){
-		.ops = &view_ops,
-		.ctx = v,
-		.page_size = page_size,
-		.page_count = (uint32_t)(total / page_size),
-		.write_size = 1,
-		.erase_value = erase_value,
-		.read_only = true,
-	};
-	return 0;
-}
-
 /* ---- the whole check ---------------------------------------------------------- */
 
 
-#define WHAT_RECORDS 0x100 /* check records (probe's structural pass leaves them out) */
-
-static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what,
+int check_run(struct ekv_flash *base, const struct ekv_profile *p, unsigned what,
 	       struct reporter *rep, struct reporter *dump, ekv_progress_fn progress, void *pctx,
 	       struct ekv_check_result *res)
 {
@@ -651,7 +537,7 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 	if (e < 0)
 		return e;
 	if (base->page_size != p->page_size) {
-		e = view_init(&vf, &v, base, p->page_size, p->erase_value);
+		e = flash_view_init(&vf, &v, base, p->page_size, p->erase_value);
 		if (e < 0)
 			return e;
 		f = &vf;
@@ -707,13 +593,18 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 				e = read_meta_log(&g, f, pg, g.page_count, &ms, dump);
 				if (e < 0)
 					goto out;
-				if (ms.torn)
-					say(dump, "  log ends at %u (torn or implausible chunk)",
-					    ms.torn_offset);
+				if (ms.log.torn)
+					say(dump, "  log ends at %u in a torn append", ms.log.end);
+				else if (ms.log.damaged)
+					say(dump, "  log damaged at %u: %u commits lost", ms.log.end,
+					    ms.log.lost_chunks);
+				else if (ms.log.noise)
+					say(dump, "  log ends at %u, followed by bytes no append wrote",
+					    ms.log.end);
 				break;
 			case PK_DATA: {
 				struct page_reader pr;
-				uint8_t hdr[64];
+				uint8_t hdr[EKV_LAYER_HDR_MAX];
 				page_reader_init(&pr, &g, f, 0);
 				e = page_reader_open(&pr, pg, DATA_MAGIC, hdr, g.data_hdr_size);
 				uint32_t chunks = 0, len = 0;
@@ -783,9 +674,18 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 	e = read_meta_log(&g, f, newest->page, mpc, &ms, NULL);
 	if (e < 0)
 		goto out;
-	if (ms.torn)
-		notice(rep, "meta page %u: the log ends in a torn or damaged commit at offset %u; "
-			    "the engine rolls it back", newest->page, ms.torn_offset);
+	if (ms.log.torn)
+		notice(rep, "meta page %u: the log ends in a torn commit at offset %u (a power cut); "
+			    "the engine rolls it back", newest->page, ms.log.end);
+	else if (ms.log.damaged)
+		damage(rep, "meta page %u: the commit logged at offset %u is damaged%s; %u committed "
+			    "transactions from there on cannot be used", newest->page, ms.log.end,
+		       ms.log.lost_chunks > 1 ? " and valid ones follow it" : "",
+		       ms.log.lost_chunks);
+	else if (ms.log.noise)
+		notice(rep, "meta page %u: bytes after its log (offset %u) are not erased, though no "
+			    "commit wrote them; the next commit moves to a new meta page",
+		       newest->page, ms.log.end);
 	for (uint32_t id = 0; id < g.file_count; id++) {
 		if (ms.files[id].last_page == NO_PAGE)
 			continue;
@@ -818,6 +718,7 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 		goto out;
 	int me = fm_mount(&fm);
 	uint32_t mounted_page = fm.meta_page, mounted_seq = fm.meta_seq;
+	struct fm_recovery rec = fm.recovery;
 	fm_destroy(&fm);
 	if (me == EKV_EIO || me == EKV_ENOMEM) {
 		e = me;
@@ -827,9 +728,15 @@ static int run(struct ekv_flash *base, const struct ekv_profile *p, unsigned wha
 		damage(rep, "the engine cannot mount this image: %s", ekv_strerror(me));
 	} else {
 		res->mounted = true;
-		if (mounted_page != newest->page)
-			damage(rep, "the newest state (meta page %u, seq %u) does not verify: the engine "
-				    "falls back to meta page %u (seq %u) and later commits are lost",
+		if (rec.damaged)
+			damage(rep, "the newest state (meta page %u, seq %u) is damaged: the engine falls "
+				    "back to meta page %u (seq %u); %u commits and the newest state of "
+				    "%u files are lost (with --on-damage refuse it does not mount)",
+			       rec.page, rec.seq, mounted_page, mounted_seq, rec.lost_chunks,
+			       rec.lost_files);
+		else if (mounted_page != newest->page)
+			notice(rep, "meta page %u (seq %u) has no valid log: a stale meta page whose "
+				    "erase was interrupted; the engine uses meta page %u (seq %u)",
 			       newest->page, newest->seq, mounted_page, mounted_seq);
 	}
 	e = 0;
@@ -857,7 +764,7 @@ int ekv_check(struct ekv_flash *f, const struct ekv_profile *p, ekv_line_fn repo
 		memset(res, 0, sizeof(*res));
 	if (!f || !p || !res)
 		return EKV_EINVAL;
-	return run(f, p, WHAT_RECORDS, &rep, NULL, progress, ctx, res);
+	return check_run(f, p, WHAT_RECORDS, &rep, NULL, progress, ctx, res);
 }
 
 int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ekv_line_fn out,
@@ -870,357 +777,5 @@ int ekv_dump(struct ekv_flash *f, const struct ekv_profile *p, unsigned what, ek
 		return EKV_EINVAL;
 	if (what & EKV_DUMP_RECORDS)
 		what |= EKV_DUMP_FILES | WHAT_RECORDS;
-	return run(f, p, what, &rep, &dump, NULL, NULL, &res);
-}
-
-/* ---- probe ------------------------------------------------------------------ */
-
-static uint32_t size_bits_of(uint32_t max)
-{
-	uint32_t bits = 0;
-	while ((1ull << bits) < (uint64_t)max + 1)
-		bits++;
-	return bits;
-}
-
-/* Pages whose first words are a valid magic and their own index, seen with
- * page size ps; *count_match: meta pages formatted for exactly this many pages;
- * *crc_votes: meta pages whose header CRC checks. */
-static int score_page_size(struct ekv_flash *base, uint32_t ps, uint32_t *score,
-			   uint32_t *count_match, int *crc_votes)
-{
-	struct ekv_flash vf;
-	struct view v;
-	*score = *count_match = 0;
-	*crc_votes = 0;
-	int e = view_init(&vf, &v, base, ps, base->erase_value);
-	if (e < 0)
-		return e;
-	for (uint32_t pg = 0; pg < vf.page_count; pg++) {
-		uint8_t h[20];
-		e = flash_read(&vf, pg, 0, h, sizeof(h));
-		if (e < 0)
-			return e;
-		uint32_t magic = get_le32(h);
-		if ((magic != META_MAGIC && magic != DATA_MAGIC) || get_le32(h + 4) != pg)
-			continue;
-		(*score)++;
-		if (magic != META_MAGIC)
-			continue;
-		bool crc = get_le32(h + 8) == ekv_crc32(0, h + 12, 8);
-		*crc_votes += crc ? 1 : -1;
-		if (get_le32(h + (crc ? 12 : 8)) == vf.page_count)
-			(*count_match)++;
-	}
-	return 0;
-}
-
-/* Pages whose last word is 0xFF and 0x00 bytes: a vote for the erase value. */
-static int count_erased(struct ekv_flash *f, uint32_t *ff, uint32_t *zero)
-{
-	uint8_t *buf = malloc(f->page_size);
-	if (!buf)
-		return EKV_ENOMEM;
-	*ff = *zero = 0;
-	for (uint32_t pg = 0; pg < f->page_count; pg++) {
-		int e = flash_read(f, pg, 0, buf, f->page_size);
-		if (e < 0) {
-			free(buf);
-			return e;
-		}
-		/* a page's last bytes are rarely written: payloads seldom fill a
-		 * page to the byte */
-		const uint8_t *w = buf + f->page_size - 4;
-		if (w[0] == w[1] && w[1] == w[2] && w[2] == w[3]) {
-			if (w[0] == 0xff)
-				(*ff)++;
-			else if (w[0] == 0x00)
-				(*zero)++;
-		}
-	}
-	free(buf);
-	return 0;
-}
-
-/* The length of full chunks (a chunk followed by another in its page):
- * that is CHUNK_MAX, so max_chunk_size when it is below the page room. */
-static int observe_chunk_max(const struct geom *g, struct ekv_flash *f, uint32_t *out)
-{
-	struct page_reader pr;
-	uint8_t hdr[64];
-	*out = 0;
-	page_reader_init(&pr, g, f, 0);
-	for (uint32_t pg = 0; pg < g->page_count; pg++) {
-		if (page_reader_open(&pr, pg, DATA_MAGIC, hdr, g->data_hdr_size) < 0)
-			continue;
-		uint32_t prev = 0;
-		/* bounded: each chunk advances by at least its header */
-		while (page_reader_at_eof(&pr) == 0) {
-			if (prev > *out)
-				*out = prev;
-			prev = pr.chunk_len;
-			pr.chunk_pos = pr.chunk_len;
-		}
-	}
-	page_reader_free(&pr);
-	return 0;
-}
-
-/* Mounts and verifies; strict: without warnings either (a wrong erase value
- * shows as a meta log that does not end in erased bytes). */
-static bool try_profile(struct ekv_flash *f, const struct ekv_profile *p, unsigned what,
-			bool strict, struct ekv_check_result *res)
-{
-	if (ekv_profile_check(p, NULL, 0) < 0)
-		return false;
-	struct reporter quiet = {0};
-	int e = run(f, p, what, &quiet, NULL, NULL, NULL, res);
-	return e == 0 && res->mounted && res->errors == 0 && (!strict || res->warnings == 0);
-}
-
-static int add_u32(uint32_t *list, uint32_t *n, uint32_t v)
-{
-	for (uint32_t i = 0; i < *n; i++)
-		if (list[i] == v)
-			return 0;
-	list[(*n)++] = v;
-	return 0;
-}
-
-int ekv_probe(struct ekv_flash *f, const struct ekv_profile *hint, unsigned fixed,
-	      ekv_line_fn log, void *ctx, struct ekv_probe_result *out)
-{
-	struct reporter rep = {.fn = log, .ctx = ctx};
-	struct ekv_profile def, p;
-	ekv_profile_default(&def);
-	if (!hint)
-		hint = &def;
-	if (out)
-		memset(out, 0, sizeof(*out));
-	if (!f || !out)
-		return EKV_EINVAL;
-	uint64_t total = (uint64_t)f->page_size * f->page_count;
-
-	/* 1. page size: the one under which most pages carry their own index */
-	uint32_t best_ps = 0, best_score = 0, best_match = 0;
-	int crc_votes = 0;
-	for (uint32_t ps = 128; ps <= 65536; ps *= 2) {
-		if ((fixed & EKV_PROBE_PAGE_SIZE) && ps != hint->page_size)
-			continue;
-		if (total % ps || total / ps > 65535 ||
-		    (ps % f->page_size && f->page_size % ps))
-			continue;
-		uint32_t score, match;
-		int votes;
-		int e = score_page_size(f, ps, &score, &match, &votes);
-		if (e < 0)
-			return e;
-		if (score > best_score || (score == best_score && score && match > best_match)) {
-			best_ps = ps;
-			best_score = score;
-			best_match = match;
-			crc_votes = votes;
-		}
-	}
-	if (!best_score) {
-		say(&rep, "no page with a valid ekv header at any page size from 128 to 65536");
-		return 0;
-	}
-	struct ekv_flash vf;
-	struct view v;
-	int e = view_init(&vf, &v, f, best_ps, 0xff);
-	if (e < 0)
-		return e;
-	say(&rep, "page size %u: %u pages with valid headers", best_ps, best_score);
-
-	/* 2. erase value from erased pages; crc from meta header CRCs */
-	uint32_t n_ff, n_00;
-	e = count_erased(&vf, &n_ff, &n_00);
-	if (e < 0)
-		return e;
-	uint8_t evs[2] = {0xff, 0x00};
-	if ((fixed & EKV_PROBE_ERASE_VALUE) ? hint->erase_value == 0x00 : n_00 > n_ff) {
-		evs[0] = 0x00;
-		evs[1] = 0xff;
-	}
-	uint32_t n_evs = (fixed & EKV_PROBE_ERASE_VALUE) ? 1 : 2;
-	bool crcs[2] = {crc_votes > 0, crc_votes <= 0};
-	if (fixed & EKV_PROBE_CRC)
-		crcs[0] = hint->crc;
-	uint32_t n_crcs = (fixed & EKV_PROBE_CRC) ? 1 : 2;
-
-	uint32_t pc = vf.page_count;
-	uint32_t mpcs[24], n_mpc = 0;
-	if (fixed & EKV_PROBE_MAX_PAGE_COUNT) {
-		mpcs[n_mpc++] = hint->max_page_count;
-	} else {
-		add_u32(mpcs, &n_mpc, pc > 256 ? pc : 256);
-		for (uint32_t m = 8; m <= 65536; m *= 2)
-			if (m >= pc)
-				add_u32(mpcs, &n_mpc, m);
-		add_u32(mpcs, &n_mpc, pc);
-	}
-	uint32_t aligns[3] = {4, 2, 1}, n_align = 3;
-	if (fixed & EKV_PROBE_ALIGN) {
-		aligns[0] = hint->align;
-		n_align = 1;
-	}
-	uint32_t bfs[3] = {2, 3, 4}, n_bf = 3;
-	if (fixed & EKV_PROBE_BRANCHING_FACTOR) {
-		bfs[0] = hint->branching_factor;
-		n_bf = 1;
-	} else if (hint->branching_factor >= 2 && hint->branching_factor <= 4) {
-		bfs[0] = hint->branching_factor;
-		bfs[hint->branching_factor - 2] = 2;
-	}
-
-	/* 3. structure: pages, chunks, meta log, chains (records left out) */
-	struct ekv_check_result res;
-	bool found = false;
-	p = *hint;
-	p.page_size = best_ps;
-	p.page_count = pc;
-	/* the structure does not depend on key and value sizes or the reserve:
-	 * the smallest ones keep small profiles valid */
-	p.max_key_size = p.max_value_size = 1;
-	p.scratch_page_count = 0;
-	for (int strict = 1; strict >= 0 && !found; strict--)
-	for (uint32_t ci = 0; ci < n_crcs && !found; ci++)
-		for (uint32_t ei = 0; ei < n_evs && !found; ei++)
-			for (uint32_t ai = 0; ai < n_align && !found; ai++)
-				for (uint32_t mi = 0; mi < n_mpc && !found; mi++)
-					for (uint32_t bi = 0; bi < n_bf && !found; bi++) {
-						p.crc = crcs[ci];
-						p.erase_value = evs[ei];
-						p.align = aligns[ai];
-						p.max_page_count = mpcs[mi];
-						p.branching_factor = bfs[bi];
-						p.max_chunk_size = (fixed & EKV_PROBE_MAX_CHUNK_SIZE)
-									   ? hint->max_chunk_size
-									   : 4096;
-						if (ekv_profile_check(&p, NULL, 0) < 0)
-							continue;
-						vf.erase_value = p.erase_value;
-						found = try_profile(&vf, &p, 0, strict, &res);
-						if (found || (fixed & EKV_PROBE_MAX_CHUNK_SIZE))
-							continue;
-						struct geom g;
-						uint32_t obs;
-						if (geom_init(&g, &p, NULL, 0) < 0 ||
-						    observe_chunk_max(&g, &vf, &obs) < 0 || !obs ||
-						    obs == g.chunk_max || obs % p.align)
-							continue;
-						p.max_chunk_size = obs;
-						found = try_profile(&vf, &p, 0, strict, &res);
-					}
-	if (!found) {
-		say(&rep, "page size %u looks right, but no profile mounts and verifies the image",
-		    best_ps);
-		return 0;
-	}
-	/* full chunks (followed by another in their page) are CHUNK_MAX long:
-	 * a max chunk size below the page's room shows there */
-	if (!(fixed & EKV_PROBE_MAX_CHUNK_SIZE)) {
-		struct geom g;
-		uint32_t obs;
-		if (geom_init(&g, &p, NULL, 0) == 0 && observe_chunk_max(&g, &vf, &obs) == 0 &&
-		    obs && obs < g.chunk_max && obs % p.align == 0) {
-			struct ekv_profile q = p;
-			q.max_chunk_size = obs;
-			if (try_profile(&vf, &q, 0, false, &res)) {
-				p = q;
-				out->determined |= EKV_PROBE_MAX_CHUNK_SIZE;
-			}
-		}
-	}
-	out->determined |= EKV_PROBE_PAGE_SIZE;
-	if (crc_votes != 0)
-		out->determined |= EKV_PROBE_CRC;
-	if (n_ff + n_00)
-		out->determined |= EKV_PROBE_ERASE_VALUE;
-
-	/* 4. records: key and value sizes decide the record header's bit fields */
-	p.max_key_size = (fixed & EKV_PROBE_MAX_KEY_SIZE) ? hint->max_key_size : def.max_key_size;
-	p.max_value_size = (fixed & EKV_PROBE_MAX_VALUE_SIZE) ? hint->max_value_size
-							      : def.max_value_size;
-	if (!try_profile(&vf, &p, WHAT_RECORDS, false, &res)) {
-		found = false;
-		struct ekv_profile q = p;
-		for (uint32_t kb = 1; kb <= 11 && !found; kb++) {
-			/* the widest value field that reads every record: it
-			 * allows the largest values that this header admits */
-			for (uint32_t vb = 17; vb >= 1 && !found; vb--) {
-				if ((fixed & EKV_PROBE_MAX_KEY_SIZE) && kb != size_bits_of(hint->max_key_size))
-					continue;
-				if ((fixed & EKV_PROBE_MAX_VALUE_SIZE) &&
-				    vb != size_bits_of(hint->max_value_size))
-					continue;
-				q.max_key_size = (fixed & EKV_PROBE_MAX_KEY_SIZE) ? hint->max_key_size
-										   : (1u << kb) - 1;
-				if (q.max_key_size > 1024)
-					q.max_key_size = 1024;
-				q.max_value_size = (fixed & EKV_PROBE_MAX_VALUE_SIZE)
-							   ? hint->max_value_size
-							   : (1u << vb) - 1;
-				if (q.max_value_size > 65536)
-					q.max_value_size = 65536;
-				found = try_profile(&vf, &q, WHAT_RECORDS, false, &res);
-			}
-		}
-		if (!found) {
-			say(&rep, "pages and files verify with page size %u, but no key and value "
-				  "sizes read every record", best_ps);
-			return 0;
-		}
-		/* the round size the crate's configs use, if every record fits it */
-		uint32_t kb = size_bits_of(q.max_key_size), vb = size_bits_of(q.max_value_size);
-		if (!(fixed & EKV_PROBE_MAX_KEY_SIZE) && res.max_key_len <= (1u << (kb - 1)))
-			q.max_key_size = 1u << (kb - 1);
-		if (!(fixed & EKV_PROBE_MAX_VALUE_SIZE) && res.max_value_len <= (1u << (vb - 1)))
-			q.max_value_size = 1u << (vb - 1);
-		if (!try_profile(&vf, &q, WHAT_RECORDS, false, &res)) {
-			q.max_key_size = (1u << kb) - 1 > 1024 ? 1024 : (1u << kb) - 1;
-			q.max_value_size = (1u << vb) - 1 > 65536 ? 65536 : (1u << vb) - 1;
-			try_profile(&vf, &q, WHAT_RECORDS, false, &res);
-		}
-		p = q;
-		out->determined |= EKV_PROBE_MAX_KEY_SIZE | EKV_PROBE_MAX_VALUE_SIZE;
-	} else if (res.records) {
-		/* the default sizes read every record; other bit splits would not */
-		out->determined |= EKV_PROBE_MAX_KEY_SIZE | EKV_PROBE_MAX_VALUE_SIZE;
-	}
-	out->check = res;
-
-	/* 5. which of align and branching factor the image decides */
-	struct ekv_check_result other;
-	bool align_alone = true, bf_alone = true;
-	for (uint32_t ai = 0; ai < 3; ai++) {
-		struct ekv_profile q = p;
-		q.align = (uint32_t[]){4, 2, 1}[ai];
-		if (q.align != p.align && q.max_chunk_size % q.align == 0 &&
-		    try_profile(&vf, &q, WHAT_RECORDS, false, &other))
-			align_alone = false;
-	}
-	for (uint32_t bf = 2; bf <= 4; bf++) {
-		struct ekv_profile q = p;
-		q.branching_factor = bf;
-		if (bf != p.branching_factor && try_profile(&vf, &q, WHAT_RECORDS, false, &other))
-			bf_alone = false;
-	}
-	/* the reserve cannot be read from an image: the hint's if the profile
-	 * allows it, else the largest that it does */
-	for (uint32_t sp = hint->scratch_page_count + 1; sp-- > 0;) {
-		struct ekv_profile q = p;
-		q.scratch_page_count = sp;
-		if (ekv_profile_check(&q, NULL, 0) == 0) {
-			p = q;
-			break;
-		}
-	}
-	if (align_alone)
-		out->determined |= EKV_PROBE_ALIGN;
-	if (bf_alone)
-		out->determined |= EKV_PROBE_BRANCHING_FACTOR;
-	out->profile = p;
-	return 1;
+	return check_run(f, p, what, &rep, &dump, NULL, NULL, &res);
 }

@@ -46,21 +46,13 @@ static void file_close(struct cursor_file *cf)
  * upper bound. */
 static int advance_head(struct cursor *c, struct cursor_file *cf)
 {
-	const struct geom *g = &c->db->g;
-	uint8_t raw[4];
-	int e = file_reader_read(&cf->r, raw, g->rec_hdr_size);
+	int e = rec_read_head(&cf->r, &cf->h, cf->key);
 	if (e == FILE_EOF) {
 		file_close(cf);
 		return 0;
 	}
 	if (e < 0)
 		return e;
-	e = rec_hdr_decode(g, raw, &cf->h);
-	if (e < 0)
-		return e;
-	e = file_reader_read(&cf->r, cf->key, cf->h.key_len);
-	if (e)
-		return e == FILE_EOF ? EKV_ECORRUPT : e;
 	if (c->has_end && key_cmp(cf->key, cf->h.key_len, c->end, c->end_len) >= 0)
 		file_close(cf);
 	return 0;
@@ -151,7 +143,7 @@ int local_cursor_open_prefix(ekv_rtx *h, const void *prefix, size_t prefix_len, 
 	if (prefix_len > rtx->db->g.max_key)
 		return EKV_ETOOBIG;
 	/* end = the smallest key greater than every key with this prefix */
-	uint8_t end[1025];
+	uint8_t end[EKV_KEY_SIZE_LIMIT + 1];
 	size_t n = prefix_len;
 	if (n)
 		memcpy(end, prefix, n);
@@ -207,7 +199,7 @@ int local_cursor_next(ekv_cursor *h, void *key, size_t key_cap, size_t *key_len,
 				return e == FILE_EOF ? EKV_ECORRUPT : e;
 		}
 		/* advance every file positioned on this key */
-		uint8_t kcopy[1024];
+		uint8_t kcopy[EKV_KEY_SIZE_LIMIT];
 		memcpy(kcopy, lk, ll);
 		for (uint32_t i = 0; i < c->n; i++) {
 			struct cursor_file *cf = &c->files[i];

@@ -5,14 +5,13 @@
  * that lets them run at the same time.  Its arguments were checked by
  * api.c.
  *
- * Concurrency model: the committed state is an immutable, refcounted
- * snapshot (the file table).  Readers take a reference under the handle
- * mutex and then read flash without any lock.  The single writer (the
- * "writer slot", held from ekv_wtx_begin to commit/abort) owns the engine;
- * each durable file-level transaction publishes a new snapshot.  Pages freed
- * by a commit stay pinned — not allocatable, so not erased — while a
- * snapshot older than that commit is alive.  A commit therefore never waits
- * for readers; a writer that needs pinned pages waits (bounded) for them.
+ * Owns: the snapshots (refcounted file tables), limbo and pins, the writer
+ * slot and this handle's share of the process lock.  The model — readers
+ * never wait for the writer, a commit never waits for readers, pages a
+ * snapshot may read are never erased — is explained in docs/DESIGN.md §3
+ * (snapshots, pins, limbo) and §4 (writer slot, process lock).
+ * Must never: let the engine run outside the writer slot, or erase a page
+ * a live snapshot may read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 
 #include "db.h"
 #include "flash.h"
+#include "invariant.h"
 #include "util.h"
 
 void ekv_options_default(struct ekv_options *o)
@@ -31,8 +31,16 @@ void ekv_options_default(struct ekv_options *o)
 
 /* ---- snapshots and pins -------------------------------------------------- */
 
+/* For EKV_ASSERT in *_locked functions: the handle mutex is held (by some
+ * thread: a default mutex cannot say by which). */
+static inline bool lock_held(struct db *db)
+{
+	return hcore_lock_held(&db->c);
+}
+
 static void snapshot_unlink_locked(struct db *db, struct snapshot *s)
 {
+	EKV_ASSERT(lock_held(db));
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	free(s);
@@ -62,6 +70,7 @@ void db_snapshot_put(struct db *db, struct snapshot *s)
 
 static int limbo_add_locked(struct db *db, uint32_t page, uint64_t gen)
 {
+	EKV_ASSERT(lock_held(db));
 	int e = grow_array(&db->limbo, &db->cap_limbo, (size_t)db->n_limbo + 1,
 			   sizeof(*db->limbo), 64);
 	if (e < 0)
@@ -109,6 +118,7 @@ static void on_publish(void *ctx, const uint32_t *freed, uint32_t n)
 
 static void refresh_pins_locked(struct db *db)
 {
+	EKV_ASSERT(lock_held(db));
 	if (!db->pins_stale)
 		return;
 	uint64_t min_gen = UINT64_MAX;
@@ -177,6 +187,8 @@ static int l1_open(struct ekv_flash *flash, const struct ekv_profile *p,
 		goto fail;
 	have_engine = true;
 	db->en.fm.rust_meta_log = db->c.o.rust_meta_log;
+	db->en.fm.refuse_damage = db->c.o.on_damage == EKV_ON_DAMAGE_REFUSE ||
+				  (db->c.o.on_damage == EKV_ON_DAMAGE_AUTO && p->crc);
 	db->en.fm.pin_hook = pin_hook;
 	db->en.fm.pin_ctx = db;
 	db->en.fm.on_publish = on_publish;
@@ -198,7 +210,8 @@ int ekv_open(struct ekv_flash *flash, const struct ekv_profile *p, const struct 
 {
 	if (out)
 		*out = NULL;
-	if (!flash || !out || (p && p->layout > 2))
+	if (!flash || !out || (p && p->layout > 2) ||
+	    (o && (unsigned)o->on_damage > EKV_ON_DAMAGE_REFUSE))
 		return EKV_EINVAL;
 	uint32_t layout = p ? p->layout : 0;
 	if (layout == 0) {
@@ -324,6 +337,11 @@ static int local_stat(ekv_db *h, struct ekv_stat *st)
 		st->pages_pinned = alloc_pinned_free(&m->alloc);
 		st->meta_page = m->meta_page;
 		st->meta_seq = m->meta_seq;
+		st->damaged = m->recovery.damaged;
+		st->damaged_meta_page = m->recovery.page;
+		st->damaged_meta_seq = m->recovery.seq;
+		st->lost_commits = m->recovery.lost_chunks;
+		st->lost_files = m->recovery.lost_files;
 		st->file_count = db->g.file_count;
 		for (uint32_t i = 0; i < db->g.file_count; i++) {
 			const struct file_state *f = &m->files[i];

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "compact.h"
 #include "handle.h"
 #include "hcore.h"
 #include "record.h"

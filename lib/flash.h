@@ -87,6 +87,7 @@ static inline int flash_changed(struct ekv_flash *f, uint64_t *token, bool have_
 	return changed;
 }
 
+/* Write barrier: everything written so far is durable (docs/DESIGN.md §2). */
 static inline int flash_sync(struct ekv_flash *f)
 {
 	return f->ops->sync ? f->ops->sync(f->ctx) : 0;

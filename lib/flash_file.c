@@ -5,8 +5,8 @@
  * Owns: erase = one pwrite of erase_value bytes over the page; program = one
  * pread of the target bytes, then one pwrite of the result of moving bits
  * away from the erased value (AND for 0xFF, OR for 0x00).  Only pread and
- * pwrite touch the file: no mmap, no stdio.  The image is flock()ed for
- * process exclusion (LOCK_SH for readers, LOCK_EX for writers).
+ * pwrite touch the file: no mmap, no stdio.  The image carries the process
+ * lock (lock_fd.h: flock for readers and writers, an OFD writer intent).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "flash.h"
+#include "lock_fd.h"
 #include "util.h"
 
 struct file_flash {
@@ -25,6 +26,8 @@ struct file_flash {
 	uint8_t erase_value;
 	bool strict;
 	bool nolock;
+	bool nosync;
+	struct lock_fd lock; /* on fd (docs/DESIGN.md §4) */
 };
 
 /* A failed pwrite as the backend reports it: a full file system, or an I/O error. */
@@ -76,9 +79,7 @@ static int file_lock(void *ctx, int op, int timeout_ms)
 	struct file_flash *ff = ctx;
 	if (ff->nolock)
 		return 0;
-	int how = op == EKV_LOCK_SH ? LOCK_SH : op == EKV_LOCK_EX ? LOCK_EX : LOCK_UN;
-	int e = flock_timeout(ff->fd, how, timeout_ms);
-	return e == 0 || e == EKV_EBUSY ? e : EKV_EIO;
+	return lock_fd_op(&ff->lock, op, timeout_ms);
 }
 
 /* The image's mtime is the change token.  Each commit ends by setting it
@@ -115,6 +116,18 @@ static int file_mark_changed(void *ctx)
 	return futimens(ff->fd, times) < 0 ? EKV_EIO : 0;
 }
 
+static int file_sync(void *ctx)
+{
+	struct file_flash *ff = ctx;
+	if (ff->nosync)
+		return 0;
+	while (fdatasync(ff->fd) < 0) {
+		if (errno != EINTR)
+			return EKV_EIO;
+	}
+	return 0;
+}
+
 static void file_destroy(void *ctx)
 {
 	struct file_flash *ff = ctx;
@@ -122,7 +135,16 @@ static void file_destroy(void *ctx)
 	free(ff);
 }
 
-static const struct ekv_flash_ops file_ops = FLASH_OPS_ALL(file);
+static const struct ekv_flash_ops file_ops = {
+	.read = file_read,
+	.write = file_write,
+	.erase = file_erase,
+	.destroy = file_destroy,
+	.lock = file_lock,
+	.change_token = file_change_token,
+	.mark_changed = file_mark_changed,
+	.sync = file_sync,
+};
 
 int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out)
@@ -166,6 +188,8 @@ int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_coun
 	ff->erase_value = erase_value;
 	ff->strict = flags & EKV_FILE_STRICT;
 	ff->nolock = flags & EKV_FILE_NOLOCK;
+	ff->nosync = flags & EKV_FILE_NOSYNC;
+	ff->lock = (struct lock_fd){.fd = fd, .held = EKV_LOCK_UN};
 	f->ops = &file_ops;
 	f->ctx = ff;
 	f->page_size = page_size;

@@ -16,16 +16,14 @@
  * kernel's <mtd/mtd-user.h>.  Every op is thread-safe: the context is
  * immutable after open and all I/O is positional (pread/pwrite/ioctl).
  *
- * Change detection between processes (change_token / mark_changed): a
- * 64-bit commit counter in the first 8 bytes of the lock file (little
- * endian; an empty file reads 0).  The writer increments it holding the
- * exclusive lock after each commit; every handle compares it when it takes
- * the lock, and remounts if it moved.  So a writable opening needs the lock
- * file open for writing: if it cannot be (someone else's 0644 file), the
- * open fails with EKV_EPERM rather than leave other processes with stale
- * state.  /run is a tmpfs: the counter restarts at boot, with no handles.
- * Tools that write the device without libekv (flashcp, dd) do not count
- * commits: handles open at that time do not see their change.
+ * Change detection between processes (docs/DESIGN.md §4): the change token
+ * is a 64-bit commit counter in the first 8 bytes of the lock file (little
+ * endian; an empty file reads 0), incremented by mark_changed.  So a
+ * writable opening needs the lock file open for writing: if it cannot be
+ * (someone else's 0644 file), the open fails with EKV_EPERM rather than
+ * leave other processes with stale state.  /run is a tmpfs: the counter
+ * restarts at boot, with no handles.  Tools that write the device without
+ * libekv (flashcp, dd) do not count commits.
  *
  * The lock directory is /run/lock/ekv whenever /run/lock exists (or can be
  * made); only a system without it uses /tmp/ekv-lock.  Every process must
@@ -33,10 +31,8 @@
  *
  * Semantics worth knowing: opening the read-only node /dev/mtdNro implies
  * EKV_MTD_RDONLY.  The lock is flock() on ONE fd per flash object, so it is
- * per handle, not per thread: SH by one thread and UN by another releases it
- * for both, and SH->EX on the same handle is a conversion that Linux does
- * non-atomically (a conversion that fails with EKV_EBUSY has already dropped
- * the SH lock).  The caller must count its holders and not convert.
+ * per handle, not per thread; how the handle counts its holders and what a
+ * shared -> exclusive conversion does is in docs/DESIGN.md §4.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -62,6 +58,7 @@
 #include <mtd/mtd-user.h>
 
 #include "ekv.h"
+#include "lock_fd.h"
 #include "flash.h"
 #include "util.h"
 
@@ -76,7 +73,8 @@
 
 struct mtd_ctx {
 	int fd;                  /* the MTD character device */
-	int lock_fd;             /* the lock file (flock; commit counter) */
+	int lock_fd;             /* the lock file (process lock; commit counter) */
+	struct lock_fd lock;     /* on lock_fd (lock_fd.h) */
 	int index;               /* canonical MTD index */
 	unsigned flags;          /* EKV_MTD_* */
 	bool read_only;
@@ -308,18 +306,8 @@ static int mtd_erase(void *ctx, uint32_t page)
 
 static int mtd_lock(void *ctx, int op, int timeout_ms)
 {
-	const struct mtd_ctx *c = ctx;
-
-	switch (op) {
-	case EKV_LOCK_SH:
-		return flock_timeout(c->lock_fd, LOCK_SH, timeout_ms);
-	case EKV_LOCK_EX:
-		return flock_timeout(c->lock_fd, LOCK_EX, timeout_ms);
-	case EKV_LOCK_UN:
-		return flock_timeout(c->lock_fd, LOCK_UN, -1);
-	default:
-		return EKV_EINVAL;
-	}
+	struct mtd_ctx *c = ctx;
+	return lock_fd_op(&c->lock, op, timeout_ms);
 }
 
 /* The commit counter in the lock file (bytes missing from a short file are 0). */
@@ -628,6 +616,7 @@ int ekv_flash_mtd_open(const char *dev, unsigned flags, struct ekv_flash **out, 
 	if (r < 0)
 		goto fail;
 	c->lock_fd = r;
+	c->lock = (struct lock_fd){.fd = r, .held = EKV_LOCK_UN};
 
 	f->ops = &mtd_ops;
 	f->ctx = c;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "flash.h"
+#include "invariant.h"
 #include "util.h"
 
 int hcore_init(struct hcore *c, struct ekv_flash *f, const struct ekv_options *o)
@@ -46,8 +47,17 @@ void hcore_destroy(struct hcore *c)
 	pthread_cond_destroy(&c->cond);
 }
 
+bool hcore_lock_held(struct hcore *c)
+{
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return true;
+	pthread_mutex_unlock(&c->lock);
+	return false;
+}
+
 bool hcore_wait_locked(struct hcore *c, const struct timespec *deadline)
 {
+	EKV_ASSERT(hcore_lock_held(c));
 	if (!deadline) {
 		pthread_cond_wait(&c->cond, &c->lock);
 		return true;
@@ -86,6 +96,7 @@ void hcore_slot_release(struct hcore *c)
  * Called holding a process lock. */
 static void check_foreign_changes_locked(struct hcore *c)
 {
+	EKV_ASSERT(hcore_lock_held(c));
 	if (flash_changed(c->f, &c->token, c->have_token) > 0)
 		c->stale = true;
 	c->have_token = true;
@@ -96,10 +107,18 @@ int hcore_writer_acquire(struct hcore *c)
 	int e = hcore_slot_acquire(c);
 	if (e < 0)
 		return e;
-	/* flock converts shared -> exclusive by dropping the shared lock first,
-	 * and a failed attempt leaves it dropped: take it back for our readers */
+	/* Readers of this handle must not take the lock while it converts
+	 * (hcore_lock_shared waits).  The built-in backends keep the shared
+	 * lock through a failed conversion (lock_fd.h); for others, whose
+	 * flock may have dropped it, take it back for our readers
+	 * (docs/DESIGN.md §4). */
+	pthread_mutex_lock(&c->lock);
+	c->pl_converting = true;
+	pthread_mutex_unlock(&c->lock);
 	e = flash_lock(c->f, EKV_LOCK_EX, c->o.busy_timeout_ms);
 	pthread_mutex_lock(&c->lock);
+	c->pl_converting = false;
+	pthread_cond_broadcast(&c->cond);
 	if (e < 0) {
 		if (c->pl_shared) {
 			flash_lock(c->f, EKV_LOCK_SH, -1);
@@ -142,6 +161,8 @@ int hcore_lock_shared(struct hcore *c)
 {
 	pthread_mutex_lock(&c->lock);
 	int e = 0;
+	while (c->pl_converting && c->pl_shared == 0)
+		pthread_cond_wait(&c->cond, &c->lock);
 	if (!c->pl_exclusive && c->pl_shared == 0) {
 		e = flash_lock(c->f, EKV_LOCK_SH, c->o.busy_timeout_ms);
 		if (e == 0)

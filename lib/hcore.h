@@ -25,6 +25,7 @@ struct hcore {
 	bool writer_busy;      /* writer slot: a write transaction, mount or format */
 	unsigned pl_shared;    /* in-process holders of the shared process lock */
 	bool pl_exclusive;
+	bool pl_converting;    /* a writer is taking the exclusive lock */
 	uint64_t token;        /* flash change token as of our last look */
 	bool have_token;
 	bool stale;            /* another process changed the flash: remount */
@@ -53,5 +54,8 @@ int hcore_lock_shared(struct hcore *c);
 void hcore_unlock_shared(struct hcore *c);
 /* Whether another process changed the flash (clears the flag). */
 bool hcore_take_stale(struct hcore *c);
+/* For EKV_ASSERT in *_locked functions: c->lock is held (by some thread: a
+ * default mutex cannot say by which). */
+bool hcore_lock_held(struct hcore *c);
 
 #endif

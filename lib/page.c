@@ -2,41 +2,41 @@
 /*
  * page.c — page headers, chunk iteration, page reader and page writer.
  *
- * Power-loss argument: a chunk becomes visible only when its header is
- * programmed, and that happens after all of its data.  A page becomes valid
- * only when its page header is programmed; callers decide whether that is
- * the first write (data pages of unreachable files) or the last (meta
- * rollover, see file.c).  Every length read from flash is bounded by the
- * page size before it is used.
+ * Power-loss argument (docs/DESIGN.md §2): a chunk becomes visible only when
+ * its header is programmed, and that happens after all of its data.  A page
+ * becomes valid only when its page header is programmed; callers decide
+ * whether that is the first write (data pages of unreachable files) or the
+ * last (meta rollover, meta.c).  Every length read from flash is bounded by
+ * the page size before it is used.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "flash.h"
+#include "invariant.h"
 #include "page.h"
 
-uint32_t ekv_crc32(uint32_t crc, const void *buf, size_t len)
+/* Read the page header and the higher-layer header (and extra bytes after
+ * them into buf) with one flash read and validate them. */
+static int read_header(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t magic,
+		       uint8_t *buf, uint32_t hdr_size, uint32_t extra)
 {
-	/* zlib's crc32 = reflected CRC-32, poly 0xEDB88320, init/final 0xFFFFFFFF;
-	 * the same function the crate implements bit by bit. */
-	return (uint32_t)crc32(crc, buf, (uInt)len);
+	uint32_t n = g->ph_size + hdr_size;
+	if (hdr_size > EKV_LAYER_HDR_MAX || n > g->page_size)
+		return EKV_EINVAL;
+	int e = flash_read(f, page, 0, buf, n + extra);
+	if (e < 0)
+		return e;
+	return page_header_check(g, buf, page, magic, hdr_size);
 }
 
 int page_read_header(const struct geom *g, struct ekv_flash *f, uint32_t page, uint32_t magic,
 		     uint8_t *hdr, uint32_t hdr_size)
 {
-	uint8_t buf[12 + 64];
-	uint32_t n = g->ph_size + hdr_size;
-	if (hdr_size > 64 || n > g->page_size)
-		return EKV_EINVAL;
-	int r = flash_read(f, page, 0, buf, n);
-	if (r < 0)
-		return r;
-	if (get_le32(buf) != magic || get_le32(buf + 4) != page)
-		return EKV_ECORRUPT;
-	if (g->crc && get_le32(buf + 8) != ekv_crc32(0, buf + g->ph_size, hdr_size))
-		return EKV_ECORRUPT;
+	uint8_t buf[EKV_PAGE_HDR_MAX + EKV_LAYER_HDR_MAX];
+	int e = read_header(g, f, page, magic, buf, hdr_size, 0);
+	if (e < 0)
+		return e;
 	memcpy(hdr, buf + g->ph_size, hdr_size);
 	return 0;
 }
@@ -126,7 +126,7 @@ static int verify_chunk(struct page_reader *r)
 static int open_chunk_pre(struct page_reader *r, const uint8_t *pre)
 {
 	const struct geom *g = r->g;
-	uint8_t h[8];
+	uint8_t h[EKV_CHUNK_HDR_MAX];
 	r->chunk_len = 0;
 	r->chunk_pos = 0;
 	r->win_lo = r->win_hi = 0;
@@ -141,15 +141,15 @@ static int open_chunk_pre(struct page_reader *r, const uint8_t *pre)
 		if (e < 0)
 			return e;
 	}
-	if (get_le16(h) != CHUNK_MAGIC) {
+	uint32_t len, crc;
+	if (!chunk_header_decode(g, h, &len, &crc)) {
 		r->at_end = true;
 		return 0;
 	}
-	uint32_t len = get_le16(h + 2);
 	if (len > g->chunk_max || (uint64_t)r->chunk_offset + g->ch_size + len > g->page_size)
 		return chunk_bad(r);
 	r->chunk_len = len;
-	r->chunk_crc = g->crc ? get_le32(h + 4) : 0;
+	r->chunk_crc = crc;
 	if (g->crc && len)
 		return verify_chunk(r);
 	return 0;
@@ -160,7 +160,7 @@ static int open_chunk(struct page_reader *r)
 	return open_chunk_pre(r, NULL);
 }
 
-static int next_chunk(struct page_reader *r)
+int page_reader_next_chunk(struct page_reader *r)
 {
 	r->prev_len += r->chunk_len;
 	r->chunk_offset += r->g->ch_size + geom_align_up(r->g, r->chunk_len);
@@ -173,19 +173,13 @@ int page_reader_open(struct page_reader *r, uint32_t page, uint32_t magic, uint8
 		     uint32_t hdr_size)
 {
 	const struct geom *g = r->g;
-	uint8_t buf[12 + 64 + 8];
+	uint8_t buf[EKV_PAGE_HDR_MAX + EKV_LAYER_HDR_MAX + EKV_CHUNK_HDR_MAX];
 	r->at_end = true;
 	uint32_t n = g->ph_size + hdr_size;
-	if (hdr_size > 64 || n > g->page_size)
-		return EKV_EINVAL;
 	bool with_chunk = n + g->ch_size <= g->page_size;
-	int e = flash_read(r->f, page, 0, buf, n + (with_chunk ? g->ch_size : 0));
+	int e = read_header(g, r->f, page, magic, buf, hdr_size, with_chunk ? g->ch_size : 0);
 	if (e < 0)
 		return e;
-	if (get_le32(buf) != magic || get_le32(buf + 4) != page)
-		return EKV_ECORRUPT;
-	if (g->crc && get_le32(buf + 8) != ekv_crc32(0, buf + g->ph_size, hdr_size))
-		return EKV_ECORRUPT;
 	memcpy(hdr, buf + g->ph_size, hdr_size);
 	r->page = page;
 	r->hdr_size = hdr_size;
@@ -201,7 +195,7 @@ int page_reader_at_eof(struct page_reader *r)
 	/* each step advances chunk_offset by at least the chunk header size, so
 	 * this loop ends within page_size / ch_size steps */
 	while (!r->at_end && r->chunk_pos == r->chunk_len) {
-		int e = next_chunk(r);
+		int e = page_reader_next_chunk(r);
 		if (e < 0)
 			return e;
 	}
@@ -403,6 +397,7 @@ int page_writer_write(struct page_writer *w, const void *data, uint32_t len)
 	memcpy(w->align_buf, p, left);
 	w->chunk_pos += left;
 	w->total_len += n;
+	EKV_ASSERT(w->chunk_pos <= g->chunk_max);
 	if (w->chunk_pos >= g->chunk_max) {
 		e = page_writer_commit(w);
 		if (e < 0)
@@ -414,6 +409,7 @@ int page_writer_write(struct page_writer *w, const void *data, uint32_t len)
 int page_writer_commit(struct page_writer *w)
 {
 	const struct geom *g = w->g;
+	EKV_ASSERT(w->chunk_pos <= g->chunk_max);
 	if (w->chunk_pos == 0)
 		return 0;
 	int e = page_writer_erase_if_needed(w);
@@ -426,11 +422,15 @@ int page_writer_commit(struct page_writer *w)
 		if (e < 0)
 			return e;
 	}
-	uint8_t h[8];
-	put_le16(h, CHUNK_MAGIC);
-	put_le16(h + 2, (uint16_t)w->chunk_pos);
-	if (g->crc)
-		put_le32(h + 4, w->crc);
+	/* the data (and all written before it) is durable before the header
+	 * that makes it valid (DESIGN.md §2) */
+	if (w->barrier) {
+		e = flash_sync(w->f);
+		if (e < 0)
+			return e;
+	}
+	uint8_t h[EKV_CHUNK_HDR_MAX];
+	chunk_header_encode(g, w->chunk_pos, w->crc, h);
 	e = flash_write(w->f, w->page, w->chunk_offset, h, g->ch_size);
 	if (e < 0)
 		return e;
@@ -444,16 +444,12 @@ int page_writer_write_header(struct page_writer *w, uint32_t magic, const uint8_
 			     uint32_t hdr_size)
 {
 	const struct geom *g = w->g;
-	uint8_t buf[12 + 64];
-	if (hdr_size > 64)
+	uint8_t buf[EKV_PAGE_HDR_MAX + EKV_LAYER_HDR_MAX];
+	if (hdr_size > EKV_LAYER_HDR_MAX)
 		return EKV_EINVAL;
 	int e = page_writer_erase_if_needed(w);
 	if (e < 0)
 		return e;
-	put_le32(buf, magic);
-	put_le32(buf + 4, w->page);
-	if (g->crc)
-		put_le32(buf + 8, ekv_crc32(0, hdr, hdr_size));
-	memcpy(buf + g->ph_size, hdr, hdr_size);
+	page_header_encode(g, w->page, magic, hdr, hdr_size, buf);
 	return flash_write(w->f, w->page, 0, buf, g->ph_size + hdr_size);
 }

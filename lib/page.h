@@ -11,8 +11,7 @@
 #ifndef EKV_PAGE_H
 #define EKV_PAGE_H
 
-#include "profile.h"
-#include "util.h"
+#include "layout.h"
 
 #define PAGE_WIN_CAP 4096
 
@@ -53,6 +52,9 @@ int page_reader_open(struct page_reader *r, uint32_t page, uint32_t magic, uint8
 int page_reader_read(struct page_reader *r, void *buf, uint32_t len);
 /* Skip up to len payload bytes; returns bytes skipped. */
 int page_reader_skip(struct page_reader *r, uint32_t len);
+/* Move to the next chunk, even if bytes of this one are unread (at_end set
+ * when there is none).  0 or <0 error. */
+int page_reader_next_chunk(struct page_reader *r);
 /* 1 if no payload byte is left in the page, 0 if some is, <0 error. */
 int page_reader_at_eof(struct page_reader *r);
 /* Payload position within the page. */
@@ -76,11 +78,12 @@ struct page_writer {
 	uint32_t page;
 	uint32_t hdr_size;
 	bool needs_erase;
-	uint8_t align_buf[4];
+	uint8_t align_buf[EKV_ALIGN_MAX];
 	uint32_t total_len;    /* payload bytes in the page, all chunks */
 	uint32_t chunk_offset; /* offset of the chunk being written */
 	uint32_t chunk_pos;    /* data bytes in the chunk being written */
 	uint32_t crc;
+	bool barrier;          /* flash_sync before each chunk header (commit records) */
 };
 
 /* Start writing a fresh page (erased lazily at the first write). */
@@ -102,7 +105,5 @@ int page_writer_write_header(struct page_writer *w, uint32_t magic, const uint8_
 			     uint32_t hdr_size);
 /* Erase now if not erased yet (so a header can be written last). */
 int page_writer_erase_if_needed(struct page_writer *w);
-
-uint32_t ekv_crc32(uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -6,7 +6,7 @@
  * difference changes the bytes on flash.  See docs/FORMAT.md §2.  The
  * defaults are the table of profile_fields.h.
  */
-#include "profile.h"
+#include "layout.h"
 #include "profile_fields.h"
 
 #include <stdarg.h>
@@ -18,14 +18,11 @@ static uint32_t ilog2_u32(uint32_t x)
 	return 31u - (uint32_t)__builtin_clz(x);
 }
 
-/* bits needed to store 0..max: log2(next_pow2(max + 1)) */
-static uint32_t size_bits(uint32_t max)
+uint32_t geom_size_bits(uint32_t max)
 {
-	uint32_t n = 1, bits = 0;
-	while (n < max + 1) {
-		n <<= 1;
+	uint32_t bits = 0;
+	while ((1ull << bits) < (uint64_t)max + 1)
 		bits++;
-	}
 	return bits;
 }
 
@@ -50,6 +47,27 @@ void ekv_profile_default(struct ekv_profile *p)
 #undef DEFAULT
 }
 
+/* The format limits of profile.h hold for every profile the checks below
+ * accept. */
+_Static_assert(EKV_ALIGN_MAX == 4, "align: 1, 2 or 4");
+_Static_assert(12 <= EKV_PAGE_HDR_MAX, "PageHeader with crc");
+_Static_assert(8 <= EKV_CHUNK_HDR_MAX, "ChunkHeader with crc");
+_Static_assert(EKV_META_HDR_SIZE <= EKV_LAYER_HDR_MAX, "MetaHeader");
+_Static_assert((4 + 2 * MAX_SKIPLIST_LEN + 2 + 3) / 4 * 4 <= EKV_LAYER_HDR_MAX, "DataHeader");
+_Static_assert(1u << (MAX_SKIPLIST_LEN + 2) == EKV_MAX_PAGE_COUNT_MAX, "skiplist length");
+_Static_assert(2 * 16 + 1 <= MAX_FILE_COUNT && 3 * 10 + 1 <= MAX_FILE_COUNT &&
+		       4 * 8 + 1 <= MAX_FILE_COUNT && EKV_BF_MAX == 4,
+	       "BF * floor(log_BF(max page count)) + 1 for every BF");
+_Static_assert(1u << (EKV_KEY_BITS_MAX - 1) < EKV_KEY_SIZE_LIMIT + 1 &&
+		       EKV_KEY_SIZE_LIMIT + 1 <= 1u << EKV_KEY_BITS_MAX,
+	       "key length bits");
+_Static_assert(1u << (EKV_VALUE_BITS_MAX - 1) < EKV_VALUE_SIZE_LIMIT + 1 &&
+		       EKV_VALUE_SIZE_LIMIT + 1 <= 1u << EKV_VALUE_BITS_MAX,
+	       "value length bits");
+_Static_assert((1 + EKV_KEY_BITS_MAX + EKV_VALUE_BITS_MAX + 7) / 8 <= EKV_REC_HDR_MAX,
+	       "record header");
+_Static_assert(EKV_CHUNK_SIZE_MAX <= 0xffff && EKV_PAYLOAD_MAX <= 0xffff, "u16 lengths");
+
 int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg_size)
 {
 	memset(g, 0, sizeof(*g));
@@ -62,34 +80,36 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	if (p->erase_value != 0xff && p->erase_value != 0x00)
 		return fail(msg, msg_size, "erase value 0x%02x not supported (0xFF or 0x00)",
 			    p->erase_value);
-	if (p->page_size < 128 || p->page_size > 65536 || p->page_size % 4 != 0)
+	if (p->page_size < EKV_PAGE_SIZE_MIN || p->page_size > EKV_PAGE_SIZE_MAX ||
+	    p->page_size % 4 != 0)
 		return fail(msg, msg_size,
-			    "page size %u not supported (128 to 65536, a multiple of 4)",
-			    p->page_size);
-	if (p->branching_factor < 2 || p->branching_factor > 4)
-		return fail(msg, msg_size, "branching factor %u not supported (2 to 4)",
-			    p->branching_factor);
-	if (p->max_page_count < 8 || p->max_page_count > 65536)
-		return fail(msg, msg_size, "max page count %u not supported (8 to 65536)",
-			    p->max_page_count);
+			    "page size %u not supported (%u to %u, a multiple of 4)", p->page_size,
+			    EKV_PAGE_SIZE_MIN, EKV_PAGE_SIZE_MAX);
+	if (p->branching_factor < EKV_BF_MIN || p->branching_factor > EKV_BF_MAX)
+		return fail(msg, msg_size, "branching factor %u not supported (%u to %u)",
+			    p->branching_factor, EKV_BF_MIN, EKV_BF_MAX);
+	if (p->max_page_count < EKV_MAX_PAGE_COUNT_MIN ||
+	    p->max_page_count > EKV_MAX_PAGE_COUNT_MAX)
+		return fail(msg, msg_size, "max page count %u not supported (%u to %u)",
+			    p->max_page_count, EKV_MAX_PAGE_COUNT_MIN, EKV_MAX_PAGE_COUNT_MAX);
 	if (p->page_count == 0 || p->page_count > p->max_page_count)
 		return fail(msg, msg_size, "page count %u must be 1 to max page count %u",
 			    p->page_count, p->max_page_count);
-	if (p->page_count > 65535)
+	if (p->page_count > NO_PAGE)
 		return fail(msg, msg_size,
-			    "page count %u too large: page index 65535 is reserved by the format",
-			    p->page_count);
-	if (p->max_key_size < 1 || p->max_key_size > 1024)
-		return fail(msg, msg_size, "max key size %u not supported (1 to 1024)",
-			    p->max_key_size);
-	if (p->max_value_size < 1 || p->max_value_size > 65536)
-		return fail(msg, msg_size, "max value size %u not supported (1 to 65536)",
-			    p->max_value_size);
-	if (p->max_chunk_size < 16 || p->max_chunk_size % p->align != 0 ||
-	    p->max_chunk_size > 65535)
+			    "page count %u too large: page index %u is reserved by the format",
+			    p->page_count, NO_PAGE);
+	if (p->max_key_size < 1 || p->max_key_size > EKV_KEY_SIZE_LIMIT)
+		return fail(msg, msg_size, "max key size %u not supported (1 to %u)",
+			    p->max_key_size, EKV_KEY_SIZE_LIMIT);
+	if (p->max_value_size < 1 || p->max_value_size > EKV_VALUE_SIZE_LIMIT)
+		return fail(msg, msg_size, "max value size %u not supported (1 to %u)",
+			    p->max_value_size, EKV_VALUE_SIZE_LIMIT);
+	if (p->max_chunk_size < EKV_CHUNK_SIZE_MIN || p->max_chunk_size % p->align != 0 ||
+	    p->max_chunk_size > EKV_CHUNK_SIZE_MAX)
 		return fail(msg, msg_size,
-			    "max chunk size %u not supported (16 to 65535, a multiple of align %u)",
-			    p->max_chunk_size, p->align);
+			    "max chunk size %u not supported (%u to %u, a multiple of align %u)",
+			    p->max_chunk_size, EKV_CHUNK_SIZE_MIN, EKV_CHUNK_SIZE_MAX, p->align);
 
 	g->p = *p;
 	g->page_size = p->page_size;
@@ -101,13 +121,15 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	g->max_key = p->max_key_size;
 	g->max_value = p->max_value_size;
 
-	g->ph_size = p->crc ? 12 : 8;
-	g->ch_size = p->crc ? 8 : 4;
-	g->meta_hdr_size = 8;
+	g->ph_size = page_header_size(p->crc);
+	g->ch_size = chunk_header_size(p->crc);
+	g->meta_hdr_size = EKV_META_HDR_SIZE;
 	g->skiplist_len = ilog2_u32(p->max_page_count) - 2;
 	if (g->skiplist_len > MAX_SKIPLIST_LEN)
 		return fail(msg, msg_size, "internal: skiplist too long");
 	g->data_hdr_size = (4 + 2 * g->skiplist_len + 2 + 3) / 4 * 4;
+	if (g->data_hdr_size > EKV_LAYER_HDR_MAX)
+		return fail(msg, msg_size, "internal: data header too long");
 
 	uint32_t room = p->page_size - g->ph_size - g->ch_size;
 	g->chunk_max = p->max_chunk_size < room ? p->max_chunk_size : room;
@@ -118,11 +140,12 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 	uint64_t payload = (uint64_t)chunks * g->chunk_max + (rem > g->ch_size ? rem - g->ch_size : 0);
 	if (payload == 0)
 		return fail(msg, msg_size, "page size %u leaves no room for data", p->page_size);
-	if (payload > 65535)
+	if (payload > EKV_PAYLOAD_MAX)
 		return fail(msg, msg_size,
-			    "page payload %llu exceeds the format's 16-bit limit 65535 "
+			    "page payload %llu exceeds the format's 16-bit limit %u "
 			    "(page size %u too large for max chunk size %u)",
-			    (unsigned long long)payload, p->page_size, p->max_chunk_size);
+			    (unsigned long long)payload, EKV_PAYLOAD_MAX, p->page_size,
+			    p->max_chunk_size);
 	g->payload_max = (uint32_t)payload;
 	g->skiplist_shift = ilog2_u32(g->payload_max) + 1;
 
@@ -147,11 +170,11 @@ int geom_init(struct geom *g, const struct ekv_profile *p, char *msg, size_t msg
 			    "no crc)",
 			    g->file_count, g->file_count * FILE_META_SIZE, meta_room);
 
-	g->key_bits = size_bits(p->max_key_size);
-	g->value_bits = size_bits(p->max_value_size);
+	g->key_bits = geom_size_bits(p->max_key_size);
+	g->value_bits = geom_size_bits(p->max_value_size);
 	g->rec_hdr_size = (1 + g->key_bits + g->value_bits + 7) / 8;
-	if (g->rec_hdr_size > 4)
-		return fail(msg, msg_size, "internal: record header larger than 4 bytes");
+	if (g->rec_hdr_size > EKV_REC_HDR_MAX)
+		return fail(msg, msg_size, "internal: record header larger than %u bytes", EKV_REC_HDR_MAX);
 	g->max_record_size = geom_record_size(p->max_key_size, p->max_value_size);
 	g->min_free_pages = 1 + p->scratch_page_count + MIN_FREE_PAGE_COUNT_COMPACT +
 			    p->branching_factor +

@@ -410,6 +410,12 @@ void proto_stat_encode(struct proto_writer *w, const struct ekv_stat *st)
 		proto_put_u64(w, st->file_bytes[i]);
 		proto_put_u8(w, st->file_flags[i]);
 	}
+	/* version 1.1: what mount recovered from (PROTOCOL.md §6) */
+	proto_put_u8(w, st->damaged);
+	proto_put_u32(w, st->damaged_meta_page);
+	proto_put_u32(w, st->damaged_meta_seq);
+	proto_put_u32(w, st->lost_commits);
+	proto_put_u32(w, st->lost_files);
 }
 
 int proto_stat_decode(const uint8_t *payload, uint32_t len, struct ekv_stat *st)
@@ -431,6 +437,13 @@ int proto_stat_decode(const uint8_t *payload, uint32_t len, struct ekv_stat *st)
 		st->file_pages[i] = get_u32(&rd);
 		st->file_bytes[i] = get_u64(&rd);
 		st->file_flags[i] = get_u8(&rd);
+	}
+	if (rd.off < rd.len) { /* a 1.1 daemon: the recovery fields */
+		st->damaged = get_u8(&rd) != 0;
+		st->damaged_meta_page = get_u32(&rd);
+		st->damaged_meta_seq = get_u32(&rd);
+		st->lost_commits = get_u32(&rd);
+		st->lost_files = get_u32(&rd);
 	}
 	return reader_done(&rd);
 }

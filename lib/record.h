@@ -1,26 +1,33 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * record.h — records, the LSM file tree, point lookups, write transactions
- * and compaction (docs/FORMAT.md §8–§9).
+ * record.h — records on top of files: a record's head (header and key),
+ * point lookups over a snapshot's files and seeks (docs/FORMAT.md §8).
  *
- * Owns: record encoding; the order of files (higher id = newer); where a new
- * transaction's file goes; when and how compaction merges files and drops
- * tombstones; the free-space reserve.  Works on the file layer only: never
- * reads or writes page bytes itself.
+ * Owns: the record stream of a file (keys strictly ascending, a tombstone
+ * hides older values) and the order of files (higher id = newer).
+ * Must never: read or write page bytes itself (it works on the file layer),
+ * or decide where files go (compact.h).
  */
 #ifndef EKV_RECORD_H
 #define EKV_RECORD_H
 
 #include "file.h"
+#include "meta.h"
 
-struct rec_hdr {
-	uint32_t key_len, value_len;
-	bool is_delete;
-};
-
-int rec_hdr_decode(const struct geom *g, const uint8_t *raw, struct rec_hdr *h);
-void rec_hdr_encode(const struct geom *g, const struct rec_hdr *h, uint8_t *raw);
+/* Bytewise order, a prefix before the longer key: <0, 0, >0. */
 int key_cmp(const uint8_t *a, uint32_t al, const uint8_t *b, uint32_t bl);
+
+/* EOF in the middle of a record is corruption. */
+static inline int rec_no_eof(int e)
+{
+	return e == FILE_EOF ? EKV_ECORRUPT : e;
+}
+/* Read one record header and its key (key: max_key bytes): 0, FILE_EOF at
+ * the end of the file, or <0. */
+int rec_read_head(struct file_reader *r, struct rec_hdr *h, uint8_t *key);
+/* Append a record header and its key; the value follows. */
+int rec_write_head(struct file_writer *w, struct file_manager *m, const struct rec_hdr *h,
+		   const uint8_t *key);
 
 /* Point lookup in a snapshot's files: 0 found (*vlen set, value copied
  * unless EKV_ERANGE), EKV_ENOTFOUND, or an error. */
@@ -32,32 +39,5 @@ int rec_get(const struct geom *g, struct ekv_flash *f, const struct file_state *
  * file.  *found = false: no such record. */
 int rec_seek_file(struct file_reader *r, const uint8_t *key, uint32_t klen, bool incl,
 		  bool *found);
-
-/* the writer side: file manager + page readers for compaction */
-struct rec_engine {
-	struct file_manager fm;
-	struct page_reader readers[5]; /* BF sources + 1 */
-	uint8_t *key_bufs;             /* BF key slots */
-};
-
-int rec_engine_init(struct rec_engine *e, const struct geom *g, struct ekv_flash *f,
-		    uint32_t seed);
-void rec_engine_destroy(struct rec_engine *e);
-
-/* One compaction step: 1 done, 0 no work, <0 error. */
-int rec_compact(struct rec_engine *e);
-
-struct rec_wtx {
-	bool started;
-	struct file_writer w;
-	bool has_last_key;
-	uint32_t last_key_len;
-	uint8_t last_key[1024];
-};
-
-int rec_wtx_write(struct rec_engine *e, struct rec_wtx *tx, const uint8_t *key, uint32_t klen,
-		  const uint8_t *value, uint32_t vlen, bool is_delete);
-int rec_wtx_commit(struct rec_engine *e, struct rec_wtx *tx);
-void rec_wtx_discard(struct rec_engine *e, struct rec_wtx *tx);
 
 #endif

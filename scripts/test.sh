@@ -23,11 +23,14 @@ print(p, f, s)
 PY
 }
 rc=0
-[ -d build ] || meson setup build -Dwerror=true || exit 1
+# both builds check internal invariants (EKV_ASSERT)
+if [ -d build ]; then meson setup --reconfigure build -Dasserts=true >/dev/null || exit 1
+else meson setup build -Dwerror=true -Dasserts=true || exit 1; fi
 ninja -C build || exit 1
 meson test -C build --print-errorlogs ${EKV_TEST_ARGS:-} || rc=1
-[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-	-Dwerror=true -Dpowercut_budget=${EKV_ASAN_POWERCUT_BUDGET:-60} || exit 1
+if [ -d build-asan ]; then meson setup --reconfigure build-asan -Dasserts=true >/dev/null || exit 1
+else meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dwerror=true -Dasserts=true -Dpowercut_budget=${EKV_ASAN_POWERCUT_BUDGET:-60} || exit 1; fi
 ninja -C build-asan || exit 1
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \

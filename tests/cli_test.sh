@@ -1,6 +1,6 @@
 #!/bin/bash
-# cli_test.sh — ekvctl as scripts use it: the minimal interface of issue 2,
-# then the full CLI (config file, several keys, scripts, export/import, fsck
+# cli_test.sh — ekvctl as scripts use it: the minimal interface (format, put,
+# get, delete, list), then the full CLI (config file, several keys, scripts, export/import, fsck
 # of damaged images, probe).  Outputs and exit codes.
 # Usage: cli_test.sh PATH/TO/ekvctl
 set -u

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * powercut.c — the power-cut sweep (issue 3): proves that cutting power at
+ * powercut.c — the power-cut sweep (docs/DESIGN.md §2): proves that cutting power at
  * any program or erase operation never loses or half-applies a transaction.
  *
  * How it works
@@ -15,7 +15,8 @@
  *      bits, after an optionally fully erased prefix) the image "initial +
  *      ops[0..k) + torn op k" is built on a copy-on-write overlay flash and
  *      checked:
- *        1. ekv_mount succeeds (never Corrupted, never an empty database);
+ *        1. ekv_mount succeeds (never Corrupted, never an empty database) and
+ *           reports no damage (a torn write is not damage);
  *        2./3. a full cursor scan equals the state after the last
  *           acknowledged step, or after the step in flight (all or nothing:
  *           a multi-key transaction is never half there); a point lookup
@@ -907,6 +908,15 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	if (e < 0) {
 		violation(w, k, variant, pass, 1, "mount failed: %s", ekv_strerror(e));
 		return 0;
+	}
+	/* a power cut is never damage (mount would fail with on_damage refuse,
+	 * and tools would report a loss) */
+	struct ekv_stat st;
+	e = ekv_stat(db, &st);
+	if (e < 0 || st.damaged) {
+		violation(w, k, variant, pass, 1, "mount reported damage after a power cut: %s",
+			  e < 0 ? ekv_strerror(e) : "damaged set in ekv_stat");
+		goto out;
 	}
 	/* 2./3. acknowledged steps present, the one in flight all or nothing */
 	uint32_t probe = (uint32_t)(sm64(&rng) % 64);

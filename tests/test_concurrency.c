@@ -24,6 +24,7 @@
 struct shared {
 	ekv_db *db;
 	volatile int done;
+	volatile int started; /* readers that began their first transaction */
 	int errors;
 	long reads;
 	pthread_mutex_t lock;
@@ -47,6 +48,7 @@ static void *reader(void *arg)
 	struct shared *sh = arg;
 	long reads = 0;
 	int errors = 0;
+	__atomic_add_fetch(&sh->started, 1, __ATOMIC_SEQ_CST);
 	while (!sh->done) {
 		ekv_rtx *r;
 		if (ekv_rtx_begin(sh->db, &r) != 0) {
@@ -107,6 +109,10 @@ static void test_readers_see_consistent_snapshots_while_writer_commits(void **st
 	pthread_t th[6];
 	for (int i = 0; i < 6; i++)
 		pthread_create(&th[i], NULL, reader, &sh);
+	/* on a loaded machine the commits could all be done before a reader
+	 * runs at all: let them start (bounded) */
+	for (int i = 0; i < 500 && __atomic_load_n(&sh.started, __ATOMIC_SEQ_CST) < 6; i++)
+		usleep(10000);
 	for (int r = 1; r <= ROUNDS; r++) {
 		writer_round(t.db, r);
 		if (r % 50 == 0)
@@ -288,6 +294,136 @@ static void test_second_process_commits_are_seen_and_never_overwritten(void **st
 	unlink(path);
 }
 
+struct rewriter {
+	ekv_db *db;
+	int commits, errors;
+};
+
+/* Rewrite every key many times, compacting: pages an old snapshot reads
+ * are freed and written again, unless the process lock stops it. */
+static void *rewrite_all(void *arg)
+{
+	struct rewriter *rw = arg;
+	char k[16], v[64];
+	for (int round = 1; round <= 30; round++) {
+		ekv_wtx *tx;
+		int e = ekv_wtx_begin(rw->db, &tx);
+		for (int i = 0; i < 10 && e == 0; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			snprintf(v, sizeof(v), "round %d, a value long enough to fill pages", round);
+			e = ekv_wtx_put(tx, k, strlen(k), v, strlen(v));
+		}
+		e = e == 0 ? ekv_wtx_commit(tx) : (ekv_wtx_abort(tx), e);
+		if (e == 0)
+			e = ekv_compact(rw->db) < 0;
+		rw->commits += e == 0;
+		rw->errors += e != 0;
+	}
+	return NULL;
+}
+
+struct releaser {
+	ekv_rtx *rtx;
+	int after_ms;
+};
+
+static void *release_later(void *arg)
+{
+	struct releaser *rl = arg;
+	usleep((useconds_t)rl->after_ms * 1000);
+	ekv_rtx_end(rl->rtx);
+	return NULL;
+}
+
+/*
+ * A handle with an open snapshot tries to write while a reader in another
+ * "process" holds the shared lock and a writer there waits for the
+ * exclusive one; the reader leaves during the attempt.  flock converts by
+ * dropping the shared lock first: without the writer-intent lock the
+ * waiting writer got in during the attempt and rewrote the pages the
+ * snapshot was reading (an ekvd reader got other commits' values or
+ * EKV_ECORRUPT).  Run many times, as the race is timing-dependent.
+ */
+static void test_failed_lock_conversion_keeps_snapshots_isolated(void **state)
+{
+	(void)state;
+	const struct ekv_profile p = {.page_size = 256, .page_count = 64, .max_page_count = 64,
+				      .align = 4, .erase_value = 0xff, .max_chunk_size = 4096,
+				      .branching_factor = 2, .max_key_size = 64, .max_value_size = 64,
+				      .scratch_page_count = 4};
+	char k[16], v[64];
+	size_t n;
+	int busy = 0;
+	for (int iter = 0; iter < 12; iter++) {
+		char path[] = "/tmp/ekv-test-XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		close(fd);
+		unlink(path);
+		struct ekv_flash *fa, *fb, *fc;
+		assert_int_equal(ekv_flash_file_open(path, p.page_size, p.page_count, 0xff,
+						     EKV_FILE_CREATE, &fa), 0);
+		assert_int_equal(ekv_flash_file_open(path, p.page_size, p.page_count, 0xff, 0, &fb),
+				 0);
+		assert_int_equal(ekv_flash_file_open(path, p.page_size, p.page_count, 0xff, 0, &fc),
+				 0);
+		struct ekv_options oa, ob, oc;
+		ekv_options_default(&oa);
+		oa.busy_timeout_ms = 150;
+		ob = oa;
+		oc = oa;
+		oc.busy_timeout_ms = -1;
+		ekv_db *a, *b, *c;
+		assert_int_equal(ekv_open(fa, &p, &oa, &a), 0);
+		assert_int_equal(ekv_open(fb, &p, &ob, &b), 0);
+		assert_int_equal(ekv_open(fc, &p, &oc, &c), 0);
+		assert_int_equal(ekv_format(a), 0);
+		for (int i = 0; i < 10; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			put_kv(a, k, "the value every reader of this snapshot must see");
+		}
+		ekv_rtx *ra, *rb;
+		assert_int_equal(ekv_rtx_begin(a, &ra), 0);
+		assert_int_equal(ekv_rtx_begin(b, &rb), 0);
+		struct rewriter rw = {.db = c};
+		struct releaser rl = {.rtx = rb, .after_ms = 40 + 10 * (iter % 5)};
+		pthread_t tw, tr;
+		pthread_create(&tw, NULL, rewrite_all, &rw);
+		usleep(10000); /* the writer is waiting for the lock */
+		pthread_create(&tr, NULL, release_later, &rl);
+		ekv_wtx *tx;
+		int e = ekv_wtx_begin(a, &tx);
+		if (e == 0)
+			ekv_wtx_abort(tx);
+		else
+			busy++;
+		/* whatever the attempt did, the snapshot still reads its state */
+		for (int pass = 0; pass < 3; pass++) {
+			for (int i = 0; i < 10; i++) {
+				snprintf(k, sizeof(k), "k%d", i);
+				assert_int_equal(ekv_rtx_get(ra, k, strlen(k), v, sizeof(v), &n), 0);
+				assert_int_equal(n, strlen("the value every reader of this snapshot "
+							   "must see"));
+				assert_memory_equal(v, "the value every", 15);
+			}
+			usleep(20000);
+		}
+		ekv_rtx_end(ra);
+		pthread_join(tr, NULL);
+		pthread_join(tw, NULL);
+		assert_int_equal(rw.errors, 0);
+		assert_int_equal(rw.commits, 30);
+		ekv_close(a);
+		ekv_close(b);
+		ekv_close(c);
+		ekv_flash_close(fa);
+		ekv_flash_close(fb);
+		ekv_flash_close(fc);
+		unlink(path);
+	}
+	print_message("  %d of 12 write attempts of the snapshot holder timed out\n", busy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_cursor_survives_commits_and_compactions_that_free_its_pages),
 		cmocka_unit_test(test_writer_waits_for_pinned_pages_then_reports_busy),
 		cmocka_unit_test(test_second_process_commits_are_seen_and_never_overwritten),
+		cmocka_unit_test(test_failed_lock_conversion_keeps_snapshots_isolated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * test_faults.c — regression tests for power-fail safety and fault handling
- * (issue 3), named after the holes the Rust crate has (ekv-study.md §5.3):
+ * test_faults.c — regression tests for power-fail safety and fault handling,
+ * named after the holes of the Rust crate that docs/DESIGN.md §2 defines:
  *
  *   hole A  a rollover's new meta page must never be valid before it holds
  *           the whole state (a cut there mounted an empty database);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "file.h"
+#include "meta.h"
 #include "testutil.h"
 
 static void test_max_trailing_zeros_between_matches_brute_force(void **state)

@@ -317,3 +317,32 @@ uint64_t rng_u64(uint64_t *s)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
+
+void db_listing(ekv_db *db, char *out, size_t cap)
+{
+	ekv_rtx *r;
+	ekv_cursor *c;
+	uint8_t k[1024], v[1024];
+	size_t kl, vl, o = 0;
+	int e = ekv_rtx_begin(db, &r);
+	if (e == 0) {
+		e = ekv_cursor_open(r, NULL, 0, NULL, 0, &c);
+		bool opened = e == 0;
+		while (e == 0 && (e = ekv_cursor_next(c, k, sizeof(k), &kl, v, sizeof(v), &vl)) == 1) {
+			assert_true(o + 2 * (kl + vl) + 8 < cap);
+			hex_encode(k, kl, out + o);
+			o += strlen(out + o);
+			out[o++] = '=';
+			hex_encode(v, vl, out + o);
+			o += strlen(out + o);
+			out[o++] = ';';
+			e = 0;
+		}
+		if (opened)
+			ekv_cursor_close(c);
+		ekv_rtx_end(r);
+	}
+	out[o] = 0;
+	if (e < 0)
+		snprintf(out, cap, "ERR %d", e);
+}

@@ -55,4 +55,8 @@ void hex_encode(const uint8_t *b, size_t n, char *out); /* "-" for empty */
 
 uint64_t rng_u64(uint64_t *s);
 
+/* Every pair of the database as "hexkey=hexvalue;" in key order (cap: the
+ * size of out, which must hold them), or "ERR n" for an error n. */
+void db_listing(ekv_db *db, char *out, size_t cap);
+
 #endif

@@ -290,4 +290,5 @@ void dbspec_options(const struct settings *s, struct ekv_options *eo)
 {
 	eo->seed = s->seed;
 	eo->seed_set = settings_given(s, SET_SEED);
+	eo->on_damage = s->on_damage;
 }

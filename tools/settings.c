@@ -28,6 +28,7 @@ static const struct setting_def defs[SET_COUNT] = {
 #undef PROFILE_ROW
 	[SET_SEED] = {"seed", 0, "N", false, SETTING_GENERAL, BOTH},
 	[SET_WAIT] = {"wait", 0, "SECONDS", true, SETTING_GENERAL, SETTING_EKVCTL},
+	[SET_ON_DAMAGE] = {"on-damage", 0, "auto|fallback|refuse", false, SETTING_GENERAL, BOTH},
 };
 
 /* Help of the settings that are not profile fields (those have theirs in
@@ -38,6 +39,9 @@ static const char *const helps[SET_COUNT] = {
 	[SET_SEED] = "Allocator seed (default: random)",
 	[SET_WAIT] = "Wait for a busy database (default: writes fail at once, reads wait 5 s; "
 		     "no value: forever)",
+	[SET_ON_DAMAGE] = "When mount finds damage: use the newest state that validates "
+			  "(fallback) or fail (refuse); auto (the default): refuse with crc, "
+			  "fallback without",
 };
 
 const struct setting_def *setting_def(enum setting_id id)
@@ -215,6 +219,19 @@ static int apply(struct settings *s, enum setting_id id, const char *v, char *ms
 			return -1;
 		}
 		s->wait_ms = (int)(n * 1000);
+		return 0;
+	case SET_ON_DAMAGE:
+		if (v && !strcmp(v, "auto"))
+			s->on_damage = EKV_ON_DAMAGE_AUTO;
+		else if (v && !strcmp(v, "fallback"))
+			s->on_damage = EKV_ON_DAMAGE_FALLBACK;
+		else if (v && !strcmp(v, "refuse"))
+			s->on_damage = EKV_ON_DAMAGE_REFUSE;
+		else {
+			snprintf(msg, msg_size, "on-damage '%s' is not auto, fallback or refuse",
+				 v ? v : "");
+			return -1;
+		}
 		return 0;
 	default:
 		snprintf(msg, msg_size, "unknown setting %d", (int)id);

@@ -32,6 +32,7 @@ enum setting_id {
 	SET_PROFILE, /* SET_PROFILE + EKV_PF_x: profile field x (SET_FIELD(x)) */
 	SET_SEED = SET_PROFILE + EKV_PF_COUNT,
 	SET_WAIT,
+	SET_ON_DAMAGE,
 	SET_COUNT
 };
 #define SET_FIELD(field) ((enum setting_id)(SET_PROFILE + EKV_PF_##field))
@@ -89,6 +90,7 @@ struct settings {
 	struct ekv_profile p;
 	uint32_t seed;
 	int wait_ms; /* -1: forever */
+	enum ekv_on_damage on_damage;
 
 	uint64_t cmdline; /* 1 << SET_*: given on the command line */
 	uint64_t conf;    /* 1 << SET_*: taken from the configuration file */

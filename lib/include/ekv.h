@@ -160,6 +160,9 @@ struct ekv_flash_ops {
 	 * (a read operation), EKV_LOCK_EX (a write transaction) or EKV_LOCK_UN.
 	 * timeout_ms < 0 waits forever, 0 fails at once.  Returns 0 or
 	 * EKV_EBUSY (held by another process) or another negative code.
+	 * EKV_LOCK_EX while holding EKV_LOCK_SH is a conversion: when it fails
+	 * the shared lock must still be held, and no other process may get
+	 * the exclusive lock while the conversion runs (docs/DESIGN.md §4).
 	 */
 	int (*lock)(void *ctx, int op, int timeout_ms);
 	/*
@@ -171,9 +174,13 @@ struct ekv_flash_ops {
 	 */
 	int (*change_token)(void *ctx, uint64_t *token);
 	int (*mark_changed)(void *ctx);
-	/* Optional durability barrier: every write and erase issued before it
-	 * is durable when it returns (file images: fdatasync).  Backends that
-	 * write through (MTD, RAM) leave it NULL. */
+	/*
+	 * Optional write barrier: return once every write and erase before it
+	 * is durable (the file backend: fdatasync).  The library calls it
+	 * where the power-loss argument orders writes (docs/DESIGN.md §2):
+	 * before a commit record, after it, and before a new meta page's
+	 * header.  NULL: every write is durable when it returns (MTD, RAM).
+	 */
 	int (*sync)(void *ctx);
 };
 #define EKV_LOCK_SH 1
@@ -204,12 +211,15 @@ EKV_API void ekv_flash_close(struct ekv_flash *f);
 /*
  * File image with real flash semantics: erase fills erase_value; programming
  * moves bits away from the erased value only (AND for 0xFF, OR for 0x00).
- * I/O is pread/pwrite only, one pwrite per program or erase.
+ * I/O is pread/pwrite only, one pwrite per program or erase, and fdatasync
+ * at the write barriers (ekv_flash_ops.sync), so that an acknowledged
+ * commit survives a crash of the machine.
  */
 #define EKV_FILE_RDONLY  0x1 /* open read-only */
 #define EKV_FILE_CREATE  0x2 /* create (erased) if missing, size page_size*page_count */
 #define EKV_FILE_STRICT  0x4 /* fail on programming a non-erased byte */
 #define EKV_FILE_NOLOCK  0x8 /* do not flock() the image */
+#define EKV_FILE_NOSYNC  0x10 /* no fdatasync: durable only as far as the page cache is */
 EKV_API int ekv_flash_file_open(const char *path, uint32_t page_size, uint32_t page_count,
 			uint8_t erase_value, unsigned flags, struct ekv_flash **out);
 
@@ -252,12 +262,24 @@ typedef struct ekv_rtx ekv_rtx;
 typedef struct ekv_wtx ekv_wtx;
 typedef struct ekv_cursor ekv_cursor;
 
+/*
+ * What mount does when it finds damage — committed data it cannot use, as
+ * opposed to a torn last commit, which it rolls back silently (decision
+ * table: docs/FORMAT.md §9).
+ */
+enum ekv_on_damage {
+	EKV_ON_DAMAGE_AUTO = 0, /* REFUSE with crc, FALLBACK without */
+	EKV_ON_DAMAGE_FALLBACK, /* mount the newest state that validates; ekv_stat says what was lost */
+	EKV_ON_DAMAGE_REFUSE,   /* mounting fails with EKV_ECORRUPT */
+};
+
 struct ekv_options {
 	uint32_t seed;          /* allocator seed; used when seed_set */
 	bool seed_set;          /* false: getrandom() */
 	int busy_timeout_ms;    /* wait for a writer slot / pinned pages; <0 forever; default 5000 */
 	bool read_only;         /* refuse write transactions and format */
 	bool rust_meta_log;     /* log every file touched since mount (Rust-identical bytes) */
+	enum ekv_on_damage on_damage; /* default EKV_ON_DAMAGE_AUTO */
 	/* Optional: messages that no return code carries, e.g. what a flash
 	 * backend refused (NULL: none).  ekv_open() makes it the flash's log if
 	 * the flash has none, and ekv_close() takes it back. */
@@ -293,6 +315,17 @@ struct ekv_stat {
 	uint64_t file_bytes[64]; /* live payload bytes per file id */
 	uint8_t file_flags[64];
 	uint64_t generation;     /* number of commits since open */
+	/*
+	 * Recovery: damaged is set when the last mount found committed data it
+	 * could not use and mounted an older state (EKV_ON_DAMAGE_FALLBACK): it
+	 * fell back from meta page damaged_meta_page (seq damaged_meta_seq) to
+	 * meta_page (meta_seq), leaving lost_commits commits (meta log chunks)
+	 * and lost_files files' newest states unused.  A torn last commit is
+	 * not damage and is not reported.
+	 */
+	bool damaged;
+	uint32_t damaged_meta_page, damaged_meta_seq;
+	uint32_t lost_commits, lost_files;
 	uint32_t layout;         /* 1 or 2; the fields above are layout 1's, below layout 2's */
 	/* layout 2: blocks */
 	uint32_t block_size, block_count, write_size;

@@ -194,6 +194,9 @@ static int ensure_mounted(struct db2 *d)
 		if (r < 0)
 			return r;
 	}
+	/* every layout 2 structure has a CRC: auto refuses damage */
+	d->en->on_damage = d->c.o.on_damage == EKV_ON_DAMAGE_FALLBACK ? L2_DAMAGE_FALLBACK
+									: L2_DAMAGE_REFUSE;
 	int e = l2_engine_mount(d->en);
 	if (e == 0)
 		e = check_against_image(d, &d->en->g);
@@ -273,6 +276,8 @@ static int do_stat(struct db2 *d, struct ekv_stat *st)
 	l2_engine_reclaim(en);
 	st->layout = 2;
 	st->generation = d->c.gen;
+	st->damaged = en->rec.damaged;
+	st->lost_files = en->rec.tables_lost;
 	st->block_size = g->block_size;
 	st->block_count = g->block_count;
 	st->write_size = g->pu;

@@ -344,10 +344,37 @@ static void test_writer_overflow_is_reported(void **state)
 	assert_int_equal(proto_request_encode(&w, &q), EKV_ETOOBIG);
 }
 
+/* Version 1.1: STAT carries what the daemon's mount recovered from; a 1.0
+ * reply (without those fields) still decodes, with no recovery known. */
+static void test_stat_reply_carries_the_recovery_fields(void **state)
+{
+	(void)state;
+	struct ekv_stat st = {.page_count = 256, .meta_page = 7, .meta_seq = 3, .file_count = 2,
+			      .damaged = true, .damaged_meta_page = 9, .damaged_meta_seq = 4,
+			      .lost_commits = 5, .lost_files = 3},
+			st2;
+	struct proto_writer w;
+	proto_writer_init(&w, buf, sizeof(buf));
+	proto_stat_encode(&w, &st);
+	assert_int_equal(proto_stat_decode(buf, (uint32_t)w.len, &st2), 0);
+	assert_true(st2.damaged);
+	assert_int_equal(st2.damaged_meta_page, 9);
+	assert_int_equal(st2.damaged_meta_seq, 4);
+	assert_int_equal(st2.lost_commits, 5);
+	assert_int_equal(st2.lost_files, 3);
+	/* the same reply as a 1.0 daemon sends it: 17 bytes shorter */
+	assert_int_equal(proto_stat_decode(buf, (uint32_t)w.len - 17, &st2), 0);
+	assert_false(st2.damaged);
+	assert_int_equal(st2.meta_seq, 3);
+	/* anything else in between is a violation */
+	assert_int_equal(proto_stat_decode(buf, (uint32_t)w.len - 3, &st2), EKV_EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_request_round_trips),
+		cmocka_unit_test(test_stat_reply_carries_the_recovery_fields),
 		cmocka_unit_test(test_every_request_row_round_trips),
 		cmocka_unit_test(test_header_layout_is_little_endian),
 		cmocka_unit_test(test_bad_headers_are_refused),
