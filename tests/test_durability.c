@@ -254,6 +254,7 @@ static void test_file_image_survives_crashes_at_every_barrier(void **state)
 	static struct run w;
 	memset(&w, 0, sizeof(w));
 	ekv_profile_default(&w.p);
+	w.p.layout = 1; /* the Rust crate's layout (layout 2's barriers: powercut_l2) */
 	w.p.page_size = 512;
 	w.p.page_count = w.p.max_page_count = 64;
 	w.p.max_value_size = 64;

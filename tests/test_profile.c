@@ -34,6 +34,7 @@ static struct ekv_profile profile_of(const struct change *c)
 {
 	struct ekv_profile p;
 	ekv_profile_default(&p);
+	p.layout = 1; /* the profile describes layout 1 (the Rust crate's) */
 	for (size_t i = 0; i < sizeof(u32_fields) / sizeof(u32_fields[0]); i++) {
 		uint32_t v;
 		memcpy(&v, (const char *)c + u32_fields[i].in_change, sizeof(v));
