@@ -108,7 +108,7 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 			continue;
 		}
 		if (r < 6) {
-			assert_int_equal(model_check(t.db, &m, &p), 0);
+			assert_model(t.db, &m, &p);
 			continue;
 		}
 		if (r < 8) {
@@ -229,9 +229,9 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 			ekv_rtx_end(rt);
 		}
 	}
-	assert_int_equal(model_check(t.db, &m, &p), 0);
+	assert_model(t.db, &m, &p);
 	tdb_reopen(&t);
-	assert_int_equal(model_check(t.db, &m, &p), 0);
+	assert_model(t.db, &m, &p);
 	printf("  %-14s %d txs, %zu keys live, %d full\n", pp->name, pp->txs * 4, m.n, full);
 	model_free(&m);
 	free(k);
