@@ -53,25 +53,18 @@
 #include <unistd.h>
 
 #include "ekv.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 #define DEFAULT_PASSES 24
 #define MAX_REPORTED 40
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static uint64_t sm64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t s = a * 0x9e3779b97f4a7c15ull ^ b * 0xc2b2ae3d27d4eb4full ^ c;
-	sm64(&s);
-	return sm64(&s);
+	rng_u64(&s);
+	return rng_u64(&s);
 }
 
 static void *xmalloc(size_t n)
@@ -114,14 +107,14 @@ static uint64_t pair_hash(const uint8_t *k, size_t kl, const uint8_t *v, size_t 
 	uint64_t h = hash_bytes(0xcbf29ce484222325ull ^ kl, k, kl);
 	h = hash_bytes(h ^ (vl * 0x9e3779b97f4a7c15ull), v, vl);
 	uint64_t s = h;
-	return sm64(&s) | 1; /* never 0: a pair always changes the sum */
+	return rng_u64(&s) | 1; /* never 0: a pair always changes the sum */
 }
 
 static void fill_value(uint8_t *v, size_t n, uint64_t seed)
 {
 	uint64_t s = seed;
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = sm64(&s);
+		uint64_t r = rng_u64(&s);
 		memcpy(v + i, &r, n - i < 8 ? n - i : 8);
 	}
 }
@@ -459,11 +452,11 @@ static int run_step(ekv_db *db, const struct spec *s, struct model *m, uint64_t 
 		int e = ekv_compact(db);
 		return e < 0 ? e : 0;
 	}
-	uint32_t nk = 1 + (uint32_t)(sm64(rng) % s->max_tx_keys);
+	uint32_t nk = 1 + (uint32_t)(rng_u64(rng) % s->max_tx_keys);
 	uint32_t ids[8];
 	uint32_t n = 0;
 	while (n < nk) {
-		uint32_t id = (uint32_t)(sm64(rng) % s->keys);
+		uint32_t id = (uint32_t)(rng_u64(rng) % s->keys);
 		bool dup = false;
 		for (uint32_t i = 0; i < n; i++)
 			dup |= ids[i] == id;
@@ -488,13 +481,13 @@ static int run_step(ekv_db *db, const struct spec *s, struct model *m, uint64_t 
 	for (uint32_t i = 0; i < n && e == 0; i++) {
 		uint8_t k[80];
 		uint32_t kl = key_of(s, ids[i], k);
-		w[i].del = sm64(rng) % 100 < s->del_pct;
-		w[i].seed = sm64(rng);
-		if (sm64(rng) % 100 < s->large_pct)
+		w[i].del = rng_u64(rng) % 100 < s->del_pct;
+		w[i].seed = rng_u64(rng);
+		if (rng_u64(rng) % 100 < s->large_pct)
 			w[i].vl = s->small_max + 1 +
-				  (uint32_t)(sm64(rng) % (s->max_value - s->small_max));
+				  (uint32_t)(rng_u64(rng) % (s->max_value - s->small_max));
 		else
-			w[i].vl = (uint32_t)(sm64(rng) % (s->small_max + 1));
+			w[i].vl = (uint32_t)(rng_u64(rng) % (s->small_max + 1));
 		if (w[i].del) {
 			e = ekv_wtx_delete(tx, k, kl);
 		} else {
@@ -673,7 +666,7 @@ static void tear_program(uint8_t *dst, const uint8_t *src, uint32_t len, uint8_t
 		if (i < prefix)
 			dst[i] = want;
 		else if (subset)
-			dst[i] ^= (dst[i] ^ want) & (uint8_t)sm64(rng);
+			dst[i] ^= (dst[i] ^ want) & (uint8_t)rng_u64(rng);
 	}
 }
 
@@ -683,7 +676,7 @@ static void tear_erase(uint8_t *dst, uint32_t ps, uint8_t ev, uint32_t prefix, u
 {
 	memset(dst, ev, prefix);
 	for (uint32_t i = prefix; i < ps; i++) {
-		uint8_t bits = (uint8_t)sm64(rng);
+		uint8_t bits = (uint8_t)rng_u64(rng);
 		if (ev == 0xff)
 			dst[i] |= bits;
 		else
@@ -699,7 +692,7 @@ static void apply_torn(uint8_t *page, const struct op *o, const uint8_t *arena, 
 		       uint8_t ev, uint32_t t, uint64_t *rng)
 {
 	if (o->kind == OP_PROG) {
-		uint32_t prefix = (uint32_t)(sm64(rng) % (o->len + 1));
+		uint32_t prefix = (uint32_t)(rng_u64(rng) % (o->len + 1));
 		switch (t % 3) {
 		case 0:
 			tear_program(page + o->off, arena + o->data, o->len, ev, prefix, true, rng);
@@ -712,7 +705,7 @@ static void apply_torn(uint8_t *page, const struct op *o, const uint8_t *arena, 
 			break;
 		}
 	} else {
-		uint32_t prefix = t % 2 ? (uint32_t)(sm64(rng) % (ps + 1)) : 0;
+		uint32_t prefix = t % 2 ? (uint32_t)(rng_u64(rng) % (ps + 1)) : 0;
 		tear_erase(page, ps, ev, prefix, rng);
 	}
 }
@@ -744,8 +737,8 @@ static int ovl_write(void *ctx, uint32_t page, uint32_t off, const void *buf, ui
 		return EKV_EIO;
 	uint8_t *p = ovl_page(v, page, true);
 	if (ovl_cut_now(v)) {
-		uint32_t prefix = (uint32_t)(sm64(&v->rng) % (len + 1));
-		tear_program(p + off, buf, len, v->ev, prefix, sm64(&v->rng) & 1, &v->rng);
+		uint32_t prefix = (uint32_t)(rng_u64(&v->rng) % (len + 1));
+		tear_program(p + off, buf, len, v->ev, prefix, rng_u64(&v->rng) & 1, &v->rng);
 		return EKV_EIO;
 	}
 	program(p + off, buf, len, v->ev);
@@ -759,7 +752,7 @@ static int ovl_erase(void *ctx, uint32_t page)
 		return EKV_EIO;
 	uint8_t *p = ovl_page(v, page, true);
 	if (ovl_cut_now(v)) {
-		uint32_t prefix = sm64(&v->rng) & 1 ? (uint32_t)(sm64(&v->rng) % (v->ps + 1)) : 0;
+		uint32_t prefix = rng_u64(&v->rng) & 1 ? (uint32_t)(rng_u64(&v->rng) % (v->ps + 1)) : 0;
 		tear_erase(p, v->ps, v->ev, prefix, &v->rng);
 		return EKV_EIO;
 	}
@@ -904,7 +897,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	struct scan sc;
 
 	/* 1. mount */
-	int e = open_db(wk, w, (uint32_t)sm64(&rng), &db);
+	int e = open_db(wk, w, (uint32_t)rng_u64(&rng), &db);
 	if (e < 0) {
 		violation(w, k, variant, pass, 1, "mount failed: %s", ekv_strerror(e));
 		return 0;
@@ -919,7 +912,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 		goto out;
 	}
 	/* 2./3. acknowledged steps present, the one in flight all or nothing */
-	uint32_t probe = (uint32_t)(sm64(&rng) % 64);
+	uint32_t probe = (uint32_t)(rng_u64(&rng) % 64);
 	if (scan_db(db, &wk->sb, probe, &sc, why, sizeof(why)) < 0) {
 		violation(w, k, variant, pass, 2, "%s", why);
 		goto out;
@@ -934,11 +927,11 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	/* 4. recovery writes with a second power cut, then remount */
 	uint64_t x[5];
 	x[0] = sc.hash;
-	struct rval v0 = {(uint32_t)(sm64(&rng) % 16), sm64(&rng)};
-	struct rval v1 = {(uint32_t)(sm64(&rng) % (w->s->max_value / 4 + 1)), sm64(&rng)};
-	struct rval v2 = {(uint32_t)(sm64(&rng) % 8), sm64(&rng)};
-	struct rval v3 = {w->s->max_value / 2 + (uint32_t)(sm64(&rng) % (w->s->max_value / 2)),
-			  sm64(&rng)};
+	struct rval v0 = {(uint32_t)(rng_u64(&rng) % 16), rng_u64(&rng)};
+	struct rval v1 = {(uint32_t)(rng_u64(&rng) % (w->s->max_value / 4 + 1)), rng_u64(&rng)};
+	struct rval v2 = {(uint32_t)(rng_u64(&rng) % 8), rng_u64(&rng)};
+	struct rval v3 = {w->s->max_value / 2 + (uint32_t)(rng_u64(&rng) % (w->s->max_value / 2)),
+			  rng_u64(&rng)};
 	struct rval del = {UINT32_MAX, 0};
 	uint32_t ids1[3] = {0, 1, 2}, ids2[2] = {1, 3};
 	struct rval vals1[3] = {v0, v1, v2}, vals2[2] = {del, v3};
@@ -948,7 +941,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	wk->v.armed = true;
 	wk->v.nops = 0;
 	/* mostly inside the two transactions, sometimes in the compactions */
-	wk->v.cut_at = sm64(&rng) % (sm64(&rng) % 4 ? 48 : 600);
+	wk->v.cut_at = rng_u64(&rng) % (rng_u64(&rng) % 4 ? 48 : 600);
 	int done = 0; /* steps acknowledged */
 	for (int step = 0; step < 4; step++) {
 		if (step == 0)
@@ -973,7 +966,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	ekv_close(db);
 	db = NULL;
 	wk->v.armed = wk->v.off = false;
-	e = open_db(wk, w, (uint32_t)sm64(&rng), &db);
+	e = open_db(wk, w, (uint32_t)rng_u64(&rng), &db);
 	if (e < 0) {
 		violation(w, k, variant, pass, 4, "remount after %s: %s",
 			  second ? "second cut" : "recovery writes", ekv_strerror(e));
@@ -997,8 +990,8 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	}
 	/* 5. new transactions and compactions work */
 	bool r0 = state >= 1;
-	struct rval v4 = {(uint32_t)(sm64(&rng) % (w->s->max_value + 1)), sm64(&rng)};
-	struct rval v5 = {(uint32_t)(sm64(&rng) % 32), sm64(&rng)};
+	struct rval v4 = {(uint32_t)(rng_u64(&rng) % (w->s->max_value + 1)), rng_u64(&rng)};
+	struct rval v5 = {(uint32_t)(rng_u64(&rng) % 32), rng_u64(&rng)};
 	uint32_t ids3[3] = {0, 4, 5};
 	struct rval vals3[3] = {del, v4, v5};
 	uint64_t want = sc.hash + rpair(wk, 4, v4) + rpair(wk, 5, v5) - (r0 ? rpair(wk, 0, v0) : 0);
