@@ -35,12 +35,16 @@
  * passes add torn variants with new random choices.  The default set is
  * DEFAULT_PASSES passes; --cuts N runs exactly the first N cuts of that
  * (unbounded) schedule; --budget S stops after S seconds.  Workers take jobs
- * (pass, slice of the log, workload) in schedule order, so a time-limited
- * run covers every workload and the whole log before it repeats any.
+ * (pass, slice of the log, workload) in schedule order, a slice being every
+ * n-th op of the log with n chosen per workload for jobs of about JOB_CUTS
+ * cuts, so a time-limited run covers every workload and the whole log
+ * before it repeats any, even on a slow target.
  *
- * Output: one line per workload, then exactly "powercut: N cuts, V violations"
+ * Output: one line per workload (its cuts and second cuts), how many
+ * workloads got cuts, then exactly "powercut: N cuts, V violations"
  * (N = simulated power cuts of recorded images; second cuts during recovery
- * are reported per workload).  Exit status 0 iff V == 0.
+ * are reported per workload).  Exit status 0 iff V == 0 (and, with
+ * --every-workload, every selected workload got a cut).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -194,6 +198,7 @@ struct workload {
 	uint64_t *state;
 	uint32_t programs, erases, rollovers, enospc, compactions, critical;
 	uint32_t header_end; /* page header + the larger of meta and data header */
+	uint32_t slices;     /* the schedule's stride over the log (job_slices) */
 	/* results */
 	atomic_uint_fast64_t cuts, second_cuts, violations;
 	bool bad; /* the recording itself failed */
@@ -1022,10 +1027,14 @@ out:
 
 /* ---- schedule ------------------------------------------------------------------------ */
 
-/* A job: the cut points k of one workload with k % SLICES == slice, in one
- * pass.  Jobs go pass by pass, slice by slice, workload by workload, so a
- * time-limited run spreads evenly over the workloads and the log. */
-#define SLICES 4
+/* A job: the cut points k of one workload with k % w->slices == slice, in
+ * one pass.  Jobs go pass by pass, slice by slice, workload by workload, and
+ * a workload has as many slices as it takes to keep its jobs at about
+ * JOB_CUTS cuts, so a time-limited run interleaves the workloads in small
+ * jobs (on a slow target too: under qemu-user one job of a quarter of a log
+ * used to fill a 30 s budget) and spreads over the whole log of each. */
+#define MIN_SLICES 4
+#define JOB_CUTS 64
 
 struct job {
 	struct workload *w;
@@ -1054,9 +1063,19 @@ static atomic_uint_fast64_t total_cuts, total_second;
 static uint64_t job_cuts(const struct workload *w, uint32_t pass, uint32_t slice)
 {
 	uint64_t n = 0;
-	for (size_t k = slice; k < w->n_ops; k += SLICES)
+	for (size_t k = slice; k < w->n_ops; k += w->slices)
 		n += w->ops[k].critical ? CRITICAL_CUTS : 1;
-	return n + (pass == 0 && w->n_ops % SLICES == slice);
+	return n + (pass == 0 && w->n_ops % w->slices == slice);
+}
+
+/* The stride for w: at least MIN_SLICES, and jobs of about JOB_CUTS cuts. */
+static uint32_t job_slices(const struct workload *w)
+{
+	uint64_t n = 0;
+	for (size_t k = 0; k < w->n_ops; k++)
+		n += w->ops[k].critical ? CRITICAL_CUTS : 1;
+	uint64_t sl = (n + JOB_CUTS - 1) / JOB_CUTS;
+	return sl < MIN_SLICES ? MIN_SLICES : (uint32_t)sl;
 }
 
 /* -1: clean cut; t >= 0: torn variant t (see apply_torn) */
@@ -1119,7 +1138,7 @@ static void run_job(struct worker *wk, const struct job *j)
 	for (size_t k = 0; k <= w->n_ops && done < j->limit; k++) {
 		if (k > 0)
 			apply_op(wk->v.base, w, &w->ops[k - 1]);
-		if (k % SLICES != j->slice)
+		if (k % w->slices != j->slice)
 			continue;
 		while (acked < w->n_steps && w->ack[acked] <= k)
 			acked++;
@@ -1188,8 +1207,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: powercut [--cuts N] [--budget SECONDS] [--threads N] [--workload NAME]\n"
+		"                [--every-workload]\n"
 		"  --cuts N        run exactly the first N cuts of the fixed schedule\n"
 		"  --budget S      stop after S seconds (whichever comes first)\n"
+		"  --every-workload  fail unless every workload got at least one cut\n"
 		"  neither         run the full default set (%d passes)\n",
 		DEFAULT_PASSES);
 }
@@ -1200,6 +1221,7 @@ int main(int argc, char **argv)
 	double budget = 0;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *only = NULL;
+	bool every = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--cuts") && i + 1 < argc)
 			max_cuts = strtoull(argv[++i], NULL, 10);
@@ -1209,6 +1231,8 @@ int main(int argc, char **argv)
 			threads = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--workload") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--every-workload"))
+			every = true;
 		else {
 			usage();
 			return 2;
@@ -1239,20 +1263,28 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_SPECS; i++)
 		n_sel += !workloads[i].bad && (!only || !strcmp(only, specs[i].name));
 	uint64_t per_pass = 0;
-	for (size_t i = 0; i < N_SPECS; i++)
-		if (!workloads[i].bad && (!only || !strcmp(only, specs[i].name)))
-			for (uint32_t sl = 0; sl < SLICES; sl++)
-				per_pass += job_cuts(&workloads[i], 1, sl);
+	uint32_t max_slices = 0, sum_slices = 0;
+	for (size_t i = 0; i < N_SPECS; i++) {
+		struct workload *w = &workloads[i];
+		if (w->bad || (only && strcmp(only, specs[i].name)))
+			continue;
+		w->slices = job_slices(w);
+		max_slices = w->slices > max_slices ? w->slices : max_slices;
+		sum_slices += w->slices;
+		for (uint32_t sl = 0; sl < w->slices; sl++)
+			per_pass += job_cuts(w, 1, sl);
+	}
 	uint32_t passes = DEFAULT_PASSES;
 	if (max_cuts && per_pass)
 		passes = (uint32_t)(max_cuts / per_pass + 2);
-	jobs = calloc((size_t)passes * SLICES * N_SPECS + 1, sizeof(*jobs));
+	jobs = calloc((size_t)passes * sum_slices + 1, sizeof(*jobs));
 	uint64_t scheduled = 0;
 	for (uint32_t p = 0; p < passes && n_sel; p++) {
-		for (uint32_t sl = 0; sl < SLICES; sl++) {
+		for (uint32_t sl = 0; sl < max_slices; sl++) {
 			for (size_t i = 0; i < N_SPECS; i++) {
 				struct workload *w = &workloads[i];
-				if (w->bad || (only && strcmp(only, specs[i].name)))
+				if (w->bad || (only && strcmp(only, specs[i].name)) ||
+				    sl >= w->slices)
 					continue;
 				uint64_t c = job_cuts(w, p, sl);
 				if (max_cuts && scheduled + c > max_cuts)
@@ -1290,14 +1322,24 @@ int main(int argc, char **argv)
 		       (uint64_t)w->violations, w->bad ? " (RECORDING FAILED)" : "");
 	}
 	uint64_t n = total_cuts, v = total_violations + recording_failures;
-	printf("powercut: %.1f s, %" PRIu64 " second cuts during recovery%s\n", now_s() - t0,
-	       (uint64_t)total_second, time_up ? ", stopped by the time budget" : "");
+	size_t n_cut = 0;
+	for (size_t i = 0; i < N_SPECS; i++)
+		n_cut += workloads[i].cuts > 0;
+	printf("powercut: %.1f s, %" PRIu64 " second cuts during recovery%s; %zu of %zu "
+	       "workloads cut\n",
+	       now_s() - t0, (uint64_t)total_second,
+	       time_up ? ", stopped by the time budget" : "", n_cut, n_sel);
 	if (total_violations)
 		printf("powercut: violations by check: 1 mount %" PRIu64 ", 2 scan %" PRIu64
 		       ", 3 state %" PRIu64 ", 4 second cut %" PRIu64 ", 5 new writes %" PRIu64 "\n",
 		       (uint64_t)check_violations[1], (uint64_t)check_violations[2],
 		       (uint64_t)check_violations[3], (uint64_t)check_violations[4],
 		       (uint64_t)check_violations[5]);
+	int rc = v == 0 ? 0 : 1;
+	if (every && n_cut < n_sel) {
+		printf("powercut: FAIL: %zu of %zu workloads got no cut\n", n_sel - n_cut, n_sel);
+		rc = 1;
+	}
 	printf("powercut: %" PRIu64 " cuts, %" PRIu64 " violations\n", n, v);
 	for (size_t i = 0; i < N_SPECS; i++) {
 		free(workloads[i].init);
@@ -1309,5 +1351,5 @@ int main(int argc, char **argv)
 	free(workloads);
 	free(jobs);
 	free(wth);
-	return v == 0 ? 0 : 1;
+	return rc;
 }
