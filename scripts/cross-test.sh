@@ -6,6 +6,8 @@
 #
 #   scripts/cross-test.sh arm64            # build-cross-arm64/, then its tests
 #   EKV_CROSS_BUILD_ONLY=1 scripts/cross-test.sh armhf     # build only
+#   scripts/cross-test.sh --sysroot-only s390x   # only the sysroot and its
+#                                          # cross file (scripts/footprint.sh)
 #
 # The target's libraries (libc6, cmocka, zlib, libsystemd and what libsystemd
 # loads) are unpacked from Debian's :ARCH packages (apt-get download, dpkg -x)
@@ -16,9 +18,18 @@
 # programs that tests start themselves (ekvd, ekvctl) need binfmt_misc, which
 # this script registers when it runs as root and it is not set up yet.
 # Options: EKV_CROSS_POWERCUT_BUDGET (seconds, default 30),
-# EKV_CROSS_TEST_ARGS (extra `meson test` arguments).
+# EKV_CROSS_TEST_ARGS (extra `meson test` arguments), EKV_CROSS_SETUP_ARGS
+# (extra `meson setup` arguments, e.g. -Dfeature=disabled) and
+# EKV_CROSS_PKGS (more of the target's packages for the sysroot: an optional
+# dependency's -dev package and its runtime library), so that a build with
+# and one without an optional dependency can both be tried.
 set -eu
 cd "$(dirname "$0")/.."
+SYSROOT_ONLY=""
+if [ "${1:-}" = --sysroot-only ]; then
+	SYSROOT_ONLY=1
+	shift
+fi
 ARCH=${1:-}
 case "$ARCH" in
 arm64) T=aarch64-linux-gnu Q=aarch64 ;;
@@ -40,7 +51,7 @@ done
 
 # ---- the sysroot: the target's runtime and development libraries ----
 PKGS="libc6 libcmocka0 libcmocka-dev zlib1g zlib1g-dev libsystemd0 libsystemd-dev
-      libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1"
+      libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1 ${EKV_CROSS_PKGS:-}"
 want=""
 for p in $PKGS; do want="$want $p:$ARCH"; done
 # apt-get download needs the architecture's package lists
@@ -53,7 +64,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 	rm -rf "$SYSROOT"
 	mkdir -p "$SYSROOT/.debs"
 	# shellcheck disable=SC2086 # word splitting of the package list is intended
-	(cd "$SYSROOT/.debs" && apt-get download -q $want)
+	sandbox=()
+	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root) # root: no _apt warning
+	(cd "$SYSROOT/.debs" && apt-get download -q "${sandbox[@]}" $want)
 	for deb in "$SYSROOT"/.debs/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
 	rm -rf "$SYSROOT/.debs"
 	# absolute symlinks (libz.so -> /lib/...) must stay inside the sysroot
@@ -77,11 +90,14 @@ pkg_config_libdir = ['$L1/pkgconfig', '$SYSROOT/usr/share/pkgconfig']
 c_args = ['-isystem', '$SYSROOT/usr/include']
 c_link_args = ['-L$L1', '-L$L2', '-Wl,-rpath-link,$L1:$L2']
 EOF
+[ -z "$SYSROOT_ONLY" ] || exit 0
 
 # ---- build ----
+# shellcheck disable=SC2086 # EKV_CROSS_SETUP_ARGS is a list of arguments
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --cross-file "cross/$ARCH.txt" --cross-file "$SYSROOT/sysroot.txt" \
-		-Dwerror=true -Dpowercut_budget="${EKV_CROSS_POWERCUT_BUDGET:-30}"
+		-Dwerror=true -Dpowercut_budget="${EKV_CROSS_POWERCUT_BUDGET:-30}" \
+		${EKV_CROSS_SETUP_ARGS:-}
 fi
 ninja -C "$BUILD"
 [ -z "${EKV_CROSS_BUILD_ONLY:-}" ] || exit 0
