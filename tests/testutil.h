@@ -31,7 +31,8 @@ int tdb_del(struct tdb *t, const char *key);
 /* get into a static buffer; returns NULL if not found (asserts on errors) */
 const char *tdb_get(struct tdb *t, const char *key);
 
-/* cmocka check: the database holds exactly the model (model_check) */
+/* cmocka check: the database holds exactly the model (a whole scan, point
+ * gets of about 50 keys: model_check_sampled) */
 void assert_model(ekv_db *db, const struct model *m, const struct ekv_profile *p);
 
 uint8_t *read_file(const char *path, size_t *len);

@@ -129,6 +129,12 @@ static void hex_short(const uint8_t *b, size_t n, char *out, size_t cap)
 int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p, char *why,
 		size_t why_size)
 {
+	return model_check_sampled(db, m, p, 1, why, why_size);
+}
+
+int model_check_sampled(ekv_db *db, const struct model *m, const struct ekv_profile *p,
+			size_t stride, char *why, size_t why_size)
+{
 	uint8_t *k = malloc(p->max_key_size + 1), *v = malloc(p->max_value_size + 1);
 	ekv_rtx *r = NULL;
 	ekv_cursor *c = NULL;
@@ -188,7 +194,7 @@ int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p, 
 		snprintf(why, why_size, "scan: %zu entries, model %zu", i, m->n);
 		goto out;
 	}
-	for (size_t j = 0; j < m->n; j++) {
+	for (size_t j = 0; j < m->n; j += stride ? stride : 1) {
 		size_t vl = 0;
 
 		e = ekv_rtx_get(r, m->a[j].k, m->a[j].kl, v, p->max_value_size, &vl);

@@ -38,5 +38,8 @@ void model_free(struct model *m);
  */
 int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p, char *why,
 		size_t why_size);
+/* The same with a point get of every stride-th key only (the scan is whole). */
+int model_check_sampled(ekv_db *db, const struct model *m, const struct ekv_profile *p,
+			size_t stride, char *why, size_t why_size);
 
 #endif
