@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * common.h — helpers shared by the in-guest engine tests of tests/mtd
- * (mtd_engine_test, mtd_killtest): TAP-style case reporting, opening a
- * database on an MTD device with the profile taken from the device geometry,
- * and small process helpers.  The model map and the generator come from
+ * (mtd_engine_test, mtd_killtest): opening a database on an MTD device with
+ * the profile taken from the device geometry, and small process helpers.
+ * TAP-style reporting, the model map and the generator come from
  * tests/support.
  *
  * Owns nothing on the device: every test formats or erases what it uses.
@@ -23,23 +23,8 @@
 #include "ekv.h"
 #include "model.h" /* tests/support: the model map, bkey_cmp */
 #include "rng.h"   /* tests/support: rng_u64 */
+#include "tap.h"   /* tests/support: TAP-style cases, CHECK, now_ms */
 
-/* ---- TAP-style cases ---- */
-void tap_begin(void);
-void tap_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-bool tap_failed(void);
-void tap_end(const char *name);
-void tap_skip(const char *name, const char *why);
-int tap_summary(const char *dev); /* prints "# DEV: N passed, N failed"; returns exit code */
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			tap_fail(__VA_ARGS__);                                                     \
-	} while (0)
-
-double now_ms(void);
-void sleep_ms(int ms);
 /* A seed from $name if set (decimal or 0x hex), else dflt; printed as "# seed". */
 uint64_t env_seed(const char *name, uint64_t dflt);
 /* An integer from $name if set, else dflt. */
