@@ -173,15 +173,9 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 		ekv_wtx *tx;
 		assert_int_equal(ekv_wtx_begin(t.db, &tx), 0);
 		int e = 0;
-		for (uint32_t j = 0; j < n && e == 0; j++) {
-			if (ops[j].del) {
-				e = ekv_wtx_delete(tx, ops[j].key, ops[j].kl);
-				model_del(&next, ops[j].key, ops[j].kl);
-			} else {
-				e = ekv_wtx_put(tx, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-				model_put(&next, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-			}
-		}
+		for (uint32_t j = 0; j < n && e == 0; j++)
+			e = model_wtx_apply(tx, &next, ops[j].del, ops[j].key, ops[j].kl, ops[j].val,
+					    ops[j].vl);
 		if (e == EKV_ENOSPC) {
 			full++;
 			ekv_wtx_abort(tx);

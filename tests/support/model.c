@@ -114,6 +114,17 @@ void model_free(struct model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int model_wtx_apply(ekv_wtx *tx, struct model *m, bool del, const uint8_t *k, size_t kl,
+		    const uint8_t *v, size_t vl)
+{
+	if (del) {
+		model_del(m, k, kl);
+		return ekv_wtx_delete(tx, k, kl);
+	}
+	model_put(m, k, kl, v, vl);
+	return ekv_wtx_put(tx, k, kl, v, vl);
+}
+
 static void hex_short(const uint8_t *b, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;

@@ -11,6 +11,7 @@
 #ifndef EKV_SUPPORT_MODEL_H
 #define EKV_SUPPORT_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,11 @@ void model_del(struct model *m, const uint8_t *k, size_t kl);
 struct kv *model_find(const struct model *m, const uint8_t *k, size_t kl);
 void model_copy(struct model *dst, const struct model *src);
 void model_free(struct model *m);
+/* One operation of a write transaction, done in tx and in m alike: a delete
+ * when del, else a put.  Returns ekv_wtx_delete's or ekv_wtx_put's result; m
+ * changes either way (a caller drops its copy when the transaction fails). */
+int model_wtx_apply(ekv_wtx *tx, struct model *m, bool del, const uint8_t *k, size_t kl,
+		    const uint8_t *v, size_t vl);
 /*
  * Compare the whole database with the model: a full cursor scan, then a point
  * get of every key.  0 if equal; else -1 with the first difference in why.
