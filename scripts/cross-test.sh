@@ -63,9 +63,9 @@ stamp="$SYSROOT/.packages"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 	rm -rf "$SYSROOT"
 	mkdir -p "$SYSROOT/.debs"
-	# shellcheck disable=SC2086 # word splitting of the package list is intended
 	sandbox=()
 	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root) # root: no _apt warning
+	# shellcheck disable=SC2086 # word splitting of the package list is intended
 	(cd "$SYSROOT/.debs" && apt-get download -q "${sandbox[@]}" $want)
 	for deb in "$SYSROOT"/.debs/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
 	rm -rf "$SYSROOT/.debs"
