@@ -96,7 +96,7 @@ EOF
 # shellcheck disable=SC2086 # EKV_CROSS_SETUP_ARGS is a list of arguments
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" --cross-file "cross/$ARCH.txt" --cross-file "$SYSROOT/sysroot.txt" \
-		-Dwerror=true -Dpowercut_budget="${EKV_CROSS_POWERCUT_BUDGET:-30}" \
+		-Dwerror=true -Dasserts=true -Dpowercut_budget="${EKV_CROSS_POWERCUT_BUDGET:-30}" \
 		${EKV_CROSS_SETUP_ARGS:-}
 fi
 ninja -C "$BUILD"
