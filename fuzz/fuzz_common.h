@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ekv.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -167,22 +168,14 @@ static void fuzz_load(const char *path)
 	fuzz_inputs[fuzz_n_inputs++] = (struct fuzz_input){b, n};
 }
 
-static uint64_t fuzz_rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* A few random edits: bit flips, byte sets, runs of 0x00/0xff, a copied
  * range, a truncation or an extension. */
 static size_t fuzz_mutate(uint8_t *b, size_t n, size_t cap, uint64_t *s)
 {
-	int edits = 1 + (int)(fuzz_rng(s) % 8);
+	int edits = 1 + (int)(rng_u64(s) % 8);
 	for (int i = 0; i < edits; i++) {
-		uint64_t r = fuzz_rng(s);
-		size_t at = n ? (size_t)(fuzz_rng(s) % n) : 0;
+		uint64_t r = rng_u64(s);
+		size_t at = n ? (size_t)(rng_u64(s) % n) : 0;
 		switch (r % 8) {
 		case 0:
 		case 1:
@@ -195,15 +188,15 @@ static size_t fuzz_mutate(uint8_t *b, size_t n, size_t cap, uint64_t *s)
 			break;
 		case 3:
 		case 4: {
-			size_t len = 1 + (size_t)(fuzz_rng(s) % 64);
+			size_t len = 1 + (size_t)(rng_u64(s) % 64);
 			if (at + len > n)
 				len = n - at;
 			memset(b + at, r & 256 ? 0xff : 0x00, len);
 			break;
 		}
 		case 5: {
-			size_t from = n ? (size_t)(fuzz_rng(s) % n) : 0;
-			size_t len = 1 + (size_t)(fuzz_rng(s) % 32);
+			size_t from = n ? (size_t)(rng_u64(s) % n) : 0;
+			size_t len = 1 + (size_t)(rng_u64(s) % 32);
 			if (from + len > n || at + len > n)
 				break;
 			memmove(b + at, b + from, len);
@@ -211,7 +204,7 @@ static size_t fuzz_mutate(uint8_t *b, size_t n, size_t cap, uint64_t *s)
 		}
 		case 6:
 			if (n > 1)
-				n = 1 + (size_t)(fuzz_rng(s) % n);
+				n = 1 + (size_t)(rng_u64(s) % n);
 			break;
 		default:
 			if (n < cap)
@@ -264,7 +257,7 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 > mutate)
 				break;
-			const struct fuzz_input *in = &fuzz_inputs[fuzz_rng(&seed) % fuzz_n_inputs];
+			const struct fuzz_input *in = &fuzz_inputs[rng_u64(&seed) % fuzz_n_inputs];
 			memcpy(b, in->data, in->size);
 			size_t n = fuzz_mutate(b, in->size, cap, &seed);
 			fuzz_run(b, n);

@@ -25,14 +25,7 @@
 #include "ekv_test.h"
 #include "fuzz_profiles.h"
 #include "proto.h"
-
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+#include "rng.h"
 
 static void mkdir_p(const char *path)
 {
@@ -111,17 +104,17 @@ static void own_image(const char *dir, uint8_t sel, int txs)
 		ekv_wtx *tx;
 		if (ekv_wtx_begin(db, &tx) < 0)
 			break;
-		int n = 1 + (int)(rng(&s) % 3), e = 0;
-		uint32_t id = (uint32_t)(rng(&s) % 40);
-		for (int i = 0; i < n && e == 0; i++, id += 1 + (uint32_t)(rng(&s) % 4)) {
+		int n = 1 + (int)(rng_u64(&s) % 3), e = 0;
+		uint32_t id = (uint32_t)(rng_u64(&s) % 40);
+		for (int i = 0; i < n && e == 0; i++, id += 1 + (uint32_t)(rng_u64(&s) % 4)) {
 			char k[16];
 			snprintf(k, sizeof(k), "key%03u", id);
-			if (rng(&s) % 5 == 0) {
+			if (rng_u64(&s) % 5 == 0) {
 				e = ekv_wtx_delete(tx, k, strlen(k));
 			} else {
-				uint32_t len = (uint32_t)(rng(&s) % (fp->max_value + 1));
+				uint32_t len = (uint32_t)(rng_u64(&s) % (fp->max_value + 1));
 				for (uint32_t j = 0; j < len; j++)
-					v[j] = (uint8_t)rng(&s);
+					v[j] = (uint8_t)rng_u64(&s);
 				e = ekv_wtx_put(tx, k, strlen(k), v, len);
 			}
 		}
@@ -297,7 +290,7 @@ int main(int argc, char **argv)
 			uint8_t b[600];
 			b[0] = sel;
 			for (size_t i = 1; i < sizeof(b); i++)
-				b[i] = (uint8_t)rng(&s);
+				b[i] = (uint8_t)rng_u64(&s);
 			/* kind 1: every op a power cut; kind 2: every op an I/O error;
 			 * kind 3: short */
 			size_t n = kind == 3 ? 40 : sizeof(b);

@@ -1,7 +1,9 @@
 #!/bin/bash
 # test.sh — the whole test suite, as CI runs it: a normal build (every suite:
-# unit, powercut, fuzz-smoke, mtd-vm) and an ASan+UBSan build (every suite
-# but the VM one). Prints "N passed, N failed" last.
+# unit, powercut, fuzz-smoke, mtd-vm, deb), an ASan+UBSan build (every suite
+# but the VM and package ones) and cross builds run under qemu-user
+# (scripts/cross-test.sh; EKV_CROSS lists the architectures, default
+# "arm64 s390x"; EKV_CROSS= skips them). Prints "N passed, N failed" last.
 set -u
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
@@ -28,14 +30,26 @@ if [ -d build ]; then meson setup --reconfigure build -Dasserts=true >/dev/null 
 else meson setup build -Dwerror=true -Dasserts=true || exit 1; fi
 ninja -C build || exit 1
 meson test -C build --print-errorlogs ${EKV_TEST_ARGS:-} || rc=1
+echo "install-deps and the normal build: ${SECONDS} s"
+t0=$SECONDS
 if [ -d build-asan ]; then meson setup --reconfigure build-asan -Dasserts=true >/dev/null || exit 1
 else meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true -Dasserts=true -Dpowercut_budget=${EKV_ASAN_POWERCUT_BUDGET:-60} || exit 1; fi
 ninja -C build-asan || exit 1
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
-	meson test -C build-asan --no-suite mtd-vm --print-errorlogs || rc=1
-read -r p f s < <(summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json)
-echo "test suites: build and build-asan ($s skipped)"
+	meson test -C build-asan --no-suite mtd-vm --no-suite deb --print-errorlogs || rc=1
+echo "build-asan: $((SECONDS - t0)) s"
+logs="build/meson-logs/testlog.json build-asan/meson-logs/testlog.json"
+cross=${EKV_CROSS-arm64 s390x}
+for arch in $cross; do
+	t0=$SECONDS
+	scripts/cross-test.sh "$arch" || rc=1
+	echo "cross-test.sh $arch: $((SECONDS - t0)) s"
+	logs="$logs build-cross-$arch/meson-logs/testlog.json"
+done
+# shellcheck disable=SC2086 # one word per log
+read -r p f s < <(summary $logs)
+echo "test suites: build, build-asan${cross:+, cross-built }$cross ($s skipped)"
 echo "$p passed, $f failed"
 [ "$rc" = 0 ] && [ "$f" = 0 ]

@@ -35,12 +35,16 @@
  * passes add torn variants with new random choices.  The default set is
  * DEFAULT_PASSES passes; --cuts N runs exactly the first N cuts of that
  * (unbounded) schedule; --budget S stops after S seconds.  Workers take jobs
- * (pass, slice of the log, workload) in schedule order, so a time-limited
- * run covers every workload and the whole log before it repeats any.
+ * (pass, slice of the log, workload) in schedule order, a slice being every
+ * n-th op of the log with n chosen per workload for jobs of about JOB_CUTS
+ * cuts, so a time-limited run covers every workload and the whole log
+ * before it repeats any, even on a slow target.
  *
- * Output: one line per workload, then exactly "powercut: N cuts, V violations"
+ * Output: one line per workload (its cuts and second cuts), how many
+ * workloads got cuts, then exactly "powercut: N cuts, V violations"
  * (N = simulated power cuts of recorded images; second cuts during recovery
- * are reported per workload).  Exit status 0 iff V == 0.
+ * are reported per workload).  Exit status 0 iff V == 0 (and, with
+ * --every-workload, every selected workload got a cut).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -53,25 +57,18 @@
 #include <unistd.h>
 
 #include "ekv.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 #define DEFAULT_PASSES 24
 #define MAX_REPORTED 40
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static uint64_t sm64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static uint64_t mix3(uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t s = a * 0x9e3779b97f4a7c15ull ^ b * 0xc2b2ae3d27d4eb4full ^ c;
-	sm64(&s);
-	return sm64(&s);
+	rng_u64(&s);
+	return rng_u64(&s);
 }
 
 static void *xmalloc(size_t n)
@@ -114,14 +111,14 @@ static uint64_t pair_hash(const uint8_t *k, size_t kl, const uint8_t *v, size_t 
 	uint64_t h = hash_bytes(0xcbf29ce484222325ull ^ kl, k, kl);
 	h = hash_bytes(h ^ (vl * 0x9e3779b97f4a7c15ull), v, vl);
 	uint64_t s = h;
-	return sm64(&s) | 1; /* never 0: a pair always changes the sum */
+	return rng_u64(&s) | 1; /* never 0: a pair always changes the sum */
 }
 
 static void fill_value(uint8_t *v, size_t n, uint64_t seed)
 {
 	uint64_t s = seed;
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = sm64(&s);
+		uint64_t r = rng_u64(&s);
 		memcpy(v + i, &r, n - i < 8 ? n - i : 8);
 	}
 }
@@ -201,6 +198,7 @@ struct workload {
 	uint64_t *state;
 	uint32_t programs, erases, rollovers, enospc, compactions, critical;
 	uint32_t header_end; /* page header + the larger of meta and data header */
+	uint32_t slices;     /* the schedule's stride over the log (job_slices) */
 	/* results */
 	atomic_uint_fast64_t cuts, second_cuts, violations;
 	bool bad; /* the recording itself failed */
@@ -459,11 +457,11 @@ static int run_step(ekv_db *db, const struct spec *s, struct model *m, uint64_t 
 		int e = ekv_compact(db);
 		return e < 0 ? e : 0;
 	}
-	uint32_t nk = 1 + (uint32_t)(sm64(rng) % s->max_tx_keys);
+	uint32_t nk = 1 + (uint32_t)(rng_u64(rng) % s->max_tx_keys);
 	uint32_t ids[8];
 	uint32_t n = 0;
 	while (n < nk) {
-		uint32_t id = (uint32_t)(sm64(rng) % s->keys);
+		uint32_t id = (uint32_t)(rng_u64(rng) % s->keys);
 		bool dup = false;
 		for (uint32_t i = 0; i < n; i++)
 			dup |= ids[i] == id;
@@ -488,13 +486,13 @@ static int run_step(ekv_db *db, const struct spec *s, struct model *m, uint64_t 
 	for (uint32_t i = 0; i < n && e == 0; i++) {
 		uint8_t k[80];
 		uint32_t kl = key_of(s, ids[i], k);
-		w[i].del = sm64(rng) % 100 < s->del_pct;
-		w[i].seed = sm64(rng);
-		if (sm64(rng) % 100 < s->large_pct)
+		w[i].del = rng_u64(rng) % 100 < s->del_pct;
+		w[i].seed = rng_u64(rng);
+		if (rng_u64(rng) % 100 < s->large_pct)
 			w[i].vl = s->small_max + 1 +
-				  (uint32_t)(sm64(rng) % (s->max_value - s->small_max));
+				  (uint32_t)(rng_u64(rng) % (s->max_value - s->small_max));
 		else
-			w[i].vl = (uint32_t)(sm64(rng) % (s->small_max + 1));
+			w[i].vl = (uint32_t)(rng_u64(rng) % (s->small_max + 1));
 		if (w[i].del) {
 			e = ekv_wtx_delete(tx, k, kl);
 		} else {
@@ -673,7 +671,7 @@ static void tear_program(uint8_t *dst, const uint8_t *src, uint32_t len, uint8_t
 		if (i < prefix)
 			dst[i] = want;
 		else if (subset)
-			dst[i] ^= (dst[i] ^ want) & (uint8_t)sm64(rng);
+			dst[i] ^= (dst[i] ^ want) & (uint8_t)rng_u64(rng);
 	}
 }
 
@@ -683,7 +681,7 @@ static void tear_erase(uint8_t *dst, uint32_t ps, uint8_t ev, uint32_t prefix, u
 {
 	memset(dst, ev, prefix);
 	for (uint32_t i = prefix; i < ps; i++) {
-		uint8_t bits = (uint8_t)sm64(rng);
+		uint8_t bits = (uint8_t)rng_u64(rng);
 		if (ev == 0xff)
 			dst[i] |= bits;
 		else
@@ -699,7 +697,7 @@ static void apply_torn(uint8_t *page, const struct op *o, const uint8_t *arena, 
 		       uint8_t ev, uint32_t t, uint64_t *rng)
 {
 	if (o->kind == OP_PROG) {
-		uint32_t prefix = (uint32_t)(sm64(rng) % (o->len + 1));
+		uint32_t prefix = (uint32_t)(rng_u64(rng) % (o->len + 1));
 		switch (t % 3) {
 		case 0:
 			tear_program(page + o->off, arena + o->data, o->len, ev, prefix, true, rng);
@@ -712,7 +710,7 @@ static void apply_torn(uint8_t *page, const struct op *o, const uint8_t *arena, 
 			break;
 		}
 	} else {
-		uint32_t prefix = t % 2 ? (uint32_t)(sm64(rng) % (ps + 1)) : 0;
+		uint32_t prefix = t % 2 ? (uint32_t)(rng_u64(rng) % (ps + 1)) : 0;
 		tear_erase(page, ps, ev, prefix, rng);
 	}
 }
@@ -744,8 +742,8 @@ static int ovl_write(void *ctx, uint32_t page, uint32_t off, const void *buf, ui
 		return EKV_EIO;
 	uint8_t *p = ovl_page(v, page, true);
 	if (ovl_cut_now(v)) {
-		uint32_t prefix = (uint32_t)(sm64(&v->rng) % (len + 1));
-		tear_program(p + off, buf, len, v->ev, prefix, sm64(&v->rng) & 1, &v->rng);
+		uint32_t prefix = (uint32_t)(rng_u64(&v->rng) % (len + 1));
+		tear_program(p + off, buf, len, v->ev, prefix, rng_u64(&v->rng) & 1, &v->rng);
 		return EKV_EIO;
 	}
 	program(p + off, buf, len, v->ev);
@@ -759,7 +757,7 @@ static int ovl_erase(void *ctx, uint32_t page)
 		return EKV_EIO;
 	uint8_t *p = ovl_page(v, page, true);
 	if (ovl_cut_now(v)) {
-		uint32_t prefix = sm64(&v->rng) & 1 ? (uint32_t)(sm64(&v->rng) % (v->ps + 1)) : 0;
+		uint32_t prefix = rng_u64(&v->rng) & 1 ? (uint32_t)(rng_u64(&v->rng) % (v->ps + 1)) : 0;
 		tear_erase(p, v->ps, v->ev, prefix, &v->rng);
 		return EKV_EIO;
 	}
@@ -904,7 +902,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	struct scan sc;
 
 	/* 1. mount */
-	int e = open_db(wk, w, (uint32_t)sm64(&rng), &db);
+	int e = open_db(wk, w, (uint32_t)rng_u64(&rng), &db);
 	if (e < 0) {
 		violation(w, k, variant, pass, 1, "mount failed: %s", ekv_strerror(e));
 		return 0;
@@ -919,7 +917,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 		goto out;
 	}
 	/* 2./3. acknowledged steps present, the one in flight all or nothing */
-	uint32_t probe = (uint32_t)(sm64(&rng) % 64);
+	uint32_t probe = (uint32_t)(rng_u64(&rng) % 64);
 	if (scan_db(db, &wk->sb, probe, &sc, why, sizeof(why)) < 0) {
 		violation(w, k, variant, pass, 2, "%s", why);
 		goto out;
@@ -934,11 +932,11 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	/* 4. recovery writes with a second power cut, then remount */
 	uint64_t x[5];
 	x[0] = sc.hash;
-	struct rval v0 = {(uint32_t)(sm64(&rng) % 16), sm64(&rng)};
-	struct rval v1 = {(uint32_t)(sm64(&rng) % (w->s->max_value / 4 + 1)), sm64(&rng)};
-	struct rval v2 = {(uint32_t)(sm64(&rng) % 8), sm64(&rng)};
-	struct rval v3 = {w->s->max_value / 2 + (uint32_t)(sm64(&rng) % (w->s->max_value / 2)),
-			  sm64(&rng)};
+	struct rval v0 = {(uint32_t)(rng_u64(&rng) % 16), rng_u64(&rng)};
+	struct rval v1 = {(uint32_t)(rng_u64(&rng) % (w->s->max_value / 4 + 1)), rng_u64(&rng)};
+	struct rval v2 = {(uint32_t)(rng_u64(&rng) % 8), rng_u64(&rng)};
+	struct rval v3 = {w->s->max_value / 2 + (uint32_t)(rng_u64(&rng) % (w->s->max_value / 2)),
+			  rng_u64(&rng)};
 	struct rval del = {UINT32_MAX, 0};
 	uint32_t ids1[3] = {0, 1, 2}, ids2[2] = {1, 3};
 	struct rval vals1[3] = {v0, v1, v2}, vals2[2] = {del, v3};
@@ -948,7 +946,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	wk->v.armed = true;
 	wk->v.nops = 0;
 	/* mostly inside the two transactions, sometimes in the compactions */
-	wk->v.cut_at = sm64(&rng) % (sm64(&rng) % 4 ? 48 : 600);
+	wk->v.cut_at = rng_u64(&rng) % (rng_u64(&rng) % 4 ? 48 : 600);
 	int done = 0; /* steps acknowledged */
 	for (int step = 0; step < 4; step++) {
 		if (step == 0)
@@ -973,7 +971,7 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	ekv_close(db);
 	db = NULL;
 	wk->v.armed = wk->v.off = false;
-	e = open_db(wk, w, (uint32_t)sm64(&rng), &db);
+	e = open_db(wk, w, (uint32_t)rng_u64(&rng), &db);
 	if (e < 0) {
 		violation(w, k, variant, pass, 4, "remount after %s: %s",
 			  second ? "second cut" : "recovery writes", ekv_strerror(e));
@@ -997,8 +995,8 @@ static int check_cut(struct worker *wk, struct workload *w, size_t k, int varian
 	}
 	/* 5. new transactions and compactions work */
 	bool r0 = state >= 1;
-	struct rval v4 = {(uint32_t)(sm64(&rng) % (w->s->max_value + 1)), sm64(&rng)};
-	struct rval v5 = {(uint32_t)(sm64(&rng) % 32), sm64(&rng)};
+	struct rval v4 = {(uint32_t)(rng_u64(&rng) % (w->s->max_value + 1)), rng_u64(&rng)};
+	struct rval v5 = {(uint32_t)(rng_u64(&rng) % 32), rng_u64(&rng)};
 	uint32_t ids3[3] = {0, 4, 5};
 	struct rval vals3[3] = {del, v4, v5};
 	uint64_t want = sc.hash + rpair(wk, 4, v4) + rpair(wk, 5, v5) - (r0 ? rpair(wk, 0, v0) : 0);
@@ -1029,10 +1027,14 @@ out:
 
 /* ---- schedule ------------------------------------------------------------------------ */
 
-/* A job: the cut points k of one workload with k % SLICES == slice, in one
- * pass.  Jobs go pass by pass, slice by slice, workload by workload, so a
- * time-limited run spreads evenly over the workloads and the log. */
-#define SLICES 4
+/* A job: the cut points k of one workload with k % w->slices == slice, in
+ * one pass.  Jobs go pass by pass, slice by slice, workload by workload, and
+ * a workload has as many slices as it takes to keep its jobs at about
+ * JOB_CUTS cuts, so a time-limited run interleaves the workloads in small
+ * jobs (on a slow target too: under qemu-user one job of a quarter of a log
+ * used to fill a 30 s budget) and spreads over the whole log of each. */
+#define MIN_SLICES 4
+#define JOB_CUTS 64
 
 struct job {
 	struct workload *w;
@@ -1061,9 +1063,19 @@ static atomic_uint_fast64_t total_cuts, total_second;
 static uint64_t job_cuts(const struct workload *w, uint32_t pass, uint32_t slice)
 {
 	uint64_t n = 0;
-	for (size_t k = slice; k < w->n_ops; k += SLICES)
+	for (size_t k = slice; k < w->n_ops; k += w->slices)
 		n += w->ops[k].critical ? CRITICAL_CUTS : 1;
-	return n + (pass == 0 && w->n_ops % SLICES == slice);
+	return n + (pass == 0 && w->n_ops % w->slices == slice);
+}
+
+/* The stride for w: at least MIN_SLICES, and jobs of about JOB_CUTS cuts. */
+static uint32_t job_slices(const struct workload *w)
+{
+	uint64_t n = 0;
+	for (size_t k = 0; k < w->n_ops; k++)
+		n += w->ops[k].critical ? CRITICAL_CUTS : 1;
+	uint64_t sl = (n + JOB_CUTS - 1) / JOB_CUTS;
+	return sl < MIN_SLICES ? MIN_SLICES : (uint32_t)sl;
 }
 
 /* -1: clean cut; t >= 0: torn variant t (see apply_torn) */
@@ -1126,7 +1138,7 @@ static void run_job(struct worker *wk, const struct job *j)
 	for (size_t k = 0; k <= w->n_ops && done < j->limit; k++) {
 		if (k > 0)
 			apply_op(wk->v.base, w, &w->ops[k - 1]);
-		if (k % SLICES != j->slice)
+		if (k % w->slices != j->slice)
 			continue;
 		while (acked < w->n_steps && w->ack[acked] <= k)
 			acked++;
@@ -1195,8 +1207,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: powercut [--cuts N] [--budget SECONDS] [--threads N] [--workload NAME]\n"
+		"                [--every-workload]\n"
 		"  --cuts N        run exactly the first N cuts of the fixed schedule\n"
 		"  --budget S      stop after S seconds (whichever comes first)\n"
+		"  --every-workload  fail unless every workload got at least one cut\n"
 		"  neither         run the full default set (%d passes)\n",
 		DEFAULT_PASSES);
 }
@@ -1207,6 +1221,7 @@ int main(int argc, char **argv)
 	double budget = 0;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *only = NULL;
+	bool every = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--cuts") && i + 1 < argc)
 			max_cuts = strtoull(argv[++i], NULL, 10);
@@ -1216,6 +1231,8 @@ int main(int argc, char **argv)
 			threads = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--workload") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--every-workload"))
+			every = true;
 		else {
 			usage();
 			return 2;
@@ -1246,20 +1263,28 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < N_SPECS; i++)
 		n_sel += !workloads[i].bad && (!only || !strcmp(only, specs[i].name));
 	uint64_t per_pass = 0;
-	for (size_t i = 0; i < N_SPECS; i++)
-		if (!workloads[i].bad && (!only || !strcmp(only, specs[i].name)))
-			for (uint32_t sl = 0; sl < SLICES; sl++)
-				per_pass += job_cuts(&workloads[i], 1, sl);
+	uint32_t max_slices = 0, sum_slices = 0;
+	for (size_t i = 0; i < N_SPECS; i++) {
+		struct workload *w = &workloads[i];
+		if (w->bad || (only && strcmp(only, specs[i].name)))
+			continue;
+		w->slices = job_slices(w);
+		max_slices = w->slices > max_slices ? w->slices : max_slices;
+		sum_slices += w->slices;
+		for (uint32_t sl = 0; sl < w->slices; sl++)
+			per_pass += job_cuts(w, 1, sl);
+	}
 	uint32_t passes = DEFAULT_PASSES;
 	if (max_cuts && per_pass)
 		passes = (uint32_t)(max_cuts / per_pass + 2);
-	jobs = calloc((size_t)passes * SLICES * N_SPECS + 1, sizeof(*jobs));
+	jobs = calloc((size_t)passes * sum_slices + 1, sizeof(*jobs));
 	uint64_t scheduled = 0;
 	for (uint32_t p = 0; p < passes && n_sel; p++) {
-		for (uint32_t sl = 0; sl < SLICES; sl++) {
+		for (uint32_t sl = 0; sl < max_slices; sl++) {
 			for (size_t i = 0; i < N_SPECS; i++) {
 				struct workload *w = &workloads[i];
-				if (w->bad || (only && strcmp(only, specs[i].name)))
+				if (w->bad || (only && strcmp(only, specs[i].name)) ||
+				    sl >= w->slices)
 					continue;
 				uint64_t c = job_cuts(w, p, sl);
 				if (max_cuts && scheduled + c > max_cuts)
@@ -1297,14 +1322,24 @@ int main(int argc, char **argv)
 		       (uint64_t)w->violations, w->bad ? " (RECORDING FAILED)" : "");
 	}
 	uint64_t n = total_cuts, v = total_violations + recording_failures;
-	printf("powercut: %.1f s, %" PRIu64 " second cuts during recovery%s\n", now_s() - t0,
-	       (uint64_t)total_second, time_up ? ", stopped by the time budget" : "");
+	size_t n_cut = 0;
+	for (size_t i = 0; i < N_SPECS; i++)
+		n_cut += workloads[i].cuts > 0;
+	printf("powercut: %.1f s, %" PRIu64 " second cuts during recovery%s; %zu of %zu "
+	       "workloads cut\n",
+	       now_s() - t0, (uint64_t)total_second,
+	       time_up ? ", stopped by the time budget" : "", n_cut, n_sel);
 	if (total_violations)
 		printf("powercut: violations by check: 1 mount %" PRIu64 ", 2 scan %" PRIu64
 		       ", 3 state %" PRIu64 ", 4 second cut %" PRIu64 ", 5 new writes %" PRIu64 "\n",
 		       (uint64_t)check_violations[1], (uint64_t)check_violations[2],
 		       (uint64_t)check_violations[3], (uint64_t)check_violations[4],
 		       (uint64_t)check_violations[5]);
+	int rc = v == 0 ? 0 : 1;
+	if (every && n_cut < n_sel) {
+		printf("powercut: FAIL: %zu of %zu workloads got no cut\n", n_sel - n_cut, n_sel);
+		rc = 1;
+	}
 	printf("powercut: %" PRIu64 " cuts, %" PRIu64 " violations\n", n, v);
 	for (size_t i = 0; i < N_SPECS; i++) {
 		free(workloads[i].init);
@@ -1316,5 +1351,5 @@ int main(int argc, char **argv)
 	free(workloads);
 	free(jobs);
 	free(wth);
-	return v == 0 ? 0 : 1;
+	return rc;
 }

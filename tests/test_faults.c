@@ -16,7 +16,8 @@
  * Each cut test replays one transaction from the same image with a power cut
  * after every one of its program/erase operations (ekv_test.h tears the op
  * at the cut), remounts, and requires the state before or after the
- * transaction, nothing else.  Self-contained: uses only ekv.h and ekv_test.h.
+ * transaction, nothing else.  Self-contained: uses only ekv.h, ekv_test.h and
+ * the generator of tests/support.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 
 #include "ekv.h"
 #include "ekv_test.h"
+#include "rng.h"
 
 /* ---- fixture: a RAM flash and a database on it ---------------------------- */
 
@@ -209,14 +211,6 @@ static char *dump_fresh(struct fx *x, int *err)
 
 /* ---- transactions used as test steps ------------------------------------- */
 
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /*
  * A step: a write transaction of up to 4 keys from a pool (puts and deletes,
  * ascending), or an explicit compaction step.  Everything derives from
@@ -235,8 +229,8 @@ static int run_step(ekv_db *db, const struct step *st)
 		return e < 0 ? e : 0;
 	}
 	uint64_t s = st->seed;
-	uint32_t n = 1 + (uint32_t)(rng(&s) % 4);
-	uint32_t first = (uint32_t)(rng(&s) % st->pool);
+	uint32_t n = 1 + (uint32_t)(rng_u64(&s) % 4);
+	uint32_t first = (uint32_t)(rng_u64(&s) % st->pool);
 	uint8_t v[2048];
 	ekv_wtx *tx;
 	int e = ekv_wtx_begin(db, &tx);
@@ -244,15 +238,15 @@ static int run_step(ekv_db *db, const struct step *st)
 		return e;
 	uint32_t id = first;
 	for (uint32_t i = 0; i < n && e == 0; i++) {
-		id += i ? 1 + (uint32_t)(rng(&s) % 3) : 0;
+		id += i ? 1 + (uint32_t)(rng_u64(&s) % 3) : 0;
 		char key[16];
 		snprintf(key, sizeof(key), "key%05u", id);
-		if (rng(&s) % 6 == 0) {
+		if (rng_u64(&s) % 6 == 0) {
 			e = ekv_wtx_delete(tx, key, strlen(key));
 		} else {
-			uint32_t len = (uint32_t)(rng(&s) % (rng(&s) % 4 ? 24 : st->max_value + 1));
+			uint32_t len = (uint32_t)(rng_u64(&s) % (rng_u64(&s) % 4 ? 24 : st->max_value + 1));
 			for (uint32_t j = 0; j < len; j++)
-				v[j] = (uint8_t)rng(&s);
+				v[j] = (uint8_t)rng_u64(&s);
 			e = ekv_wtx_put(tx, key, strlen(key), v, len);
 		}
 	}
@@ -982,10 +976,10 @@ static void test_interrupted_erase_of_stale_meta_page_falls_back(void **state)
 				/* a stale meta page: half-erase it, keeping magic and id */
 				uint32_t seq = get_le32(page + hdr + 4);
 				uint32_t bits = ev == 0xff ? ~seq : seq;
-				bits &= (uint32_t)rng(&s) | 0x80000000u;
+				bits &= (uint32_t)rng_u64(&s) | 0x80000000u;
 				put_le32(page + hdr + 4, ev == 0xff ? seq | bits : seq & ~bits);
 				for (uint32_t b = hdr + 8; b < p->page_size; b++) {
-					uint8_t r = (uint8_t)rng(&s);
+					uint8_t r = (uint8_t)rng_u64(&s);
 					page[b] = ev == 0xff ? page[b] | r : page[b] & (uint8_t)~r;
 				}
 				tried++;

@@ -17,6 +17,7 @@
 #include "ekv_test.h"
 #include "l2/engine.h"
 #include "l2/merge.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 /* ---- a tiny sorted model ------------------------------------------------- */
 
@@ -86,10 +87,7 @@ static uint64_t rng_state;
 static uint32_t dbg_t;
 static uint32_t rnd(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (uint32_t)((z ^ (z >> 31)) >> 16);
+	return (uint32_t)(rng_u64(&rng_state) >> 16);
 }
 
 struct fx {

@@ -108,7 +108,7 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 			continue;
 		}
 		if (r < 6) {
-			assert_int_equal(model_check(t.db, &m, &p), 0);
+			assert_model(t.db, &m, &p);
 			continue;
 		}
 		if (r < 8) {
@@ -173,15 +173,9 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 		ekv_wtx *tx;
 		assert_int_equal(ekv_wtx_begin(t.db, &tx), 0);
 		int e = 0;
-		for (uint32_t j = 0; j < n && e == 0; j++) {
-			if (ops[j].del) {
-				e = ekv_wtx_delete(tx, ops[j].key, ops[j].kl);
-				model_del(&next, ops[j].key, ops[j].kl);
-			} else {
-				e = ekv_wtx_put(tx, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-				model_put(&next, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-			}
-		}
+		for (uint32_t j = 0; j < n && e == 0; j++)
+			e = model_wtx_apply(tx, &next, ops[j].del, ops[j].key, ops[j].kl, ops[j].val,
+					    ops[j].vl);
 		if (e == EKV_ENOSPC) {
 			full++;
 			ekv_wtx_abort(tx);
@@ -229,9 +223,9 @@ static void run_profile(const struct prof *pp, uint64_t seed)
 			ekv_rtx_end(rt);
 		}
 	}
-	assert_int_equal(model_check(t.db, &m, &p), 0);
+	assert_model(t.db, &m, &p);
 	tdb_reopen(&t);
-	assert_int_equal(model_check(t.db, &m, &p), 0);
+	assert_model(t.db, &m, &p);
 	printf("  %-14s %d txs, %zu keys live, %d full\n", pp->name, pp->txs * 4, m.n, full);
 	model_free(&m);
 	free(k);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* testutil.h — helpers shared by the unit tests: RAM databases, a model
- * map, hex and file helpers. */
+/* testutil.h — helpers shared by the cmocka unit tests: RAM databases, a
+ * cmocka check against the model map of tests/support, hex and file helpers. */
 #ifndef EKV_TESTUTIL_H
 #define EKV_TESTUTIL_H
 
@@ -10,6 +10,8 @@
 
 #include "ekv.h"
 #include "ekv_test.h"
+#include "model.h" /* tests/support: the model map, bkey_cmp */
+#include "rng.h"   /* tests/support: rng_u64 */
 
 struct tdb {
 	struct ekv_flash *flash;
@@ -29,31 +31,14 @@ int tdb_del(struct tdb *t, const char *key);
 /* get into a static buffer; returns NULL if not found (asserts on errors) */
 const char *tdb_get(struct tdb *t, const char *key);
 
-/* model: sorted map of byte strings */
-struct kv {
-	uint8_t *k, *v;
-	size_t kl, vl;
-};
-struct model {
-	struct kv *a;
-	size_t n, cap;
-};
-void model_put(struct model *m, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
-void model_del(struct model *m, const uint8_t *k, size_t kl);
-struct kv *model_find(struct model *m, const uint8_t *k, size_t kl);
-void model_copy(struct model *dst, const struct model *src);
-void model_free(struct model *m);
-/* Compare the whole database (cursor scan + point gets) with the model;
- * returns 0 if equal, else prints the first difference and returns -1. */
-int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p);
+/* cmocka check: the database holds exactly the model (a whole scan, point
+ * gets of about 50 keys: model_check_sampled) */
+void assert_model(ekv_db *db, const struct model *m, const struct ekv_profile *p);
 
-int bkey_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
 uint8_t *read_file(const char *path, size_t *len);
 const char *testdata_path(const char *name); /* static buffer */
 bool hex_decode(const char *s, uint8_t *out, size_t *len);
 void hex_encode(const uint8_t *b, size_t n, char *out); /* "-" for empty */
-
-uint64_t rng_u64(uint64_t *s);
 
 /* Every pair of the database as "hexkey=hexvalue;" in key order (cap: the
  * size of out, which must hold them), or "ERR n" for an error n. */

@@ -11,17 +11,15 @@
 #include <string.h>
 
 #include "proto.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng = 0x9e3779b97f4a7c15ull; /* the seed: the mutations are the same each run */
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
+	return (uint32_t)rng_u64(&rng);
 }
 
 /* A stream holding one valid frame of every kind. */

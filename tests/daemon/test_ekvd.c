@@ -30,6 +30,7 @@
 
 #include "ekv.h"
 #include "proto.h"
+#include "rng.h" /* tests/support: rng_u64 */
 
 static const char *ekvd_path;
 static char root[64];
@@ -465,10 +466,7 @@ static void stress_error(struct stress *s, const char *fmt, ...)
 
 static uint32_t crand(struct client *c)
 {
-	c->rng ^= c->rng << 13;
-	c->rng ^= c->rng >> 7;
-	c->rng ^= c->rng << 17;
-	return (uint32_t)c->rng;
+	return (uint32_t)rng_u64(&c->rng);
 }
 
 static void group_key(char *k, int g, int i)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * common.h — helpers shared by the in-guest engine tests of tests/mtd
- * (mtd_engine_test, mtd_killtest): TAP-style case reporting, a sorted
- * in-memory model of the database, opening a database on an MTD device with
+ * (mtd_engine_test, mtd_killtest): opening a database on an MTD device with
  * the profile taken from the device geometry, and small process helpers.
+ * TAP-style reporting, the model map and the generator come from
+ * tests/support.
  *
  * Owns nothing on the device: every test formats or erases what it uses.
  * Must never: use cmocka-style aborts (tests fork; a failed check records a
@@ -20,50 +21,14 @@
 #include <sys/types.h>
 
 #include "ekv.h"
+#include "model.h" /* tests/support: the model map, bkey_cmp */
+#include "rng.h"   /* tests/support: rng_u64 */
+#include "tap.h"   /* tests/support: TAP-style cases, CHECK, now_ms */
 
-/* ---- TAP-style cases ---- */
-void tap_begin(void);
-void tap_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-bool tap_failed(void);
-void tap_end(const char *name);
-void tap_skip(const char *name, const char *why);
-int tap_summary(const char *dev); /* prints "# DEV: N passed, N failed"; returns exit code */
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			tap_fail(__VA_ARGS__);                                                     \
-	} while (0)
-
-double now_ms(void);
-void sleep_ms(int ms);
-uint64_t rng_u64(uint64_t *s);
 /* A seed from $name if set (decimal or 0x hex), else dflt; printed as "# seed". */
 uint64_t env_seed(const char *name, uint64_t dflt);
 /* An integer from $name if set, else dflt. */
 long env_long(const char *name, long dflt);
-
-/* ---- model: a sorted map of byte strings ---- */
-struct kv {
-	uint8_t *k, *v;
-	size_t kl, vl;
-};
-struct model {
-	struct kv *a;
-	size_t n, cap;
-};
-int bkey_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
-void model_put(struct model *m, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
-void model_del(struct model *m, const uint8_t *k, size_t kl);
-struct kv *model_find(const struct model *m, const uint8_t *k, size_t kl);
-void model_copy(struct model *dst, const struct model *src);
-void model_free(struct model *m);
-/*
- * Compare the whole database with the model: a full cursor scan, then a point
- * get of every key.  0 if equal; else -1 with the first difference in why.
- */
-int model_check(ekv_db *db, const struct model *m, const struct ekv_profile *p, char *why,
-		size_t why_size);
 
 /* ---- databases on the device ---- */
 /* The profile the tests (and ekvctl --device) use: page size and count from

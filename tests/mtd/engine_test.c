@@ -144,15 +144,9 @@ static int random_tx(struct devdb *d, struct model *m, uint64_t *s, uint32_t poo
 		return -1;
 	}
 	model_copy(&next, m);
-	for (uint32_t j = 0; j < n && e == 0; j++) {
-		if (ops[j].del) {
-			e = ekv_wtx_delete(tx, ops[j].key, ops[j].kl);
-			model_del(&next, ops[j].key, ops[j].kl);
-		} else {
-			e = ekv_wtx_put(tx, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-			model_put(&next, ops[j].key, ops[j].kl, ops[j].val, ops[j].vl);
-		}
-	}
+	for (uint32_t j = 0; j < n && e == 0; j++)
+		e = model_wtx_apply(tx, &next, ops[j].del, ops[j].key, ops[j].kl, ops[j].val,
+				    ops[j].vl);
 	if (e == EKV_ENOSPC) {
 		st->full++;
 		ekv_wtx_abort(tx);

@@ -5,7 +5,8 @@
  *
  * Owns: checking ekv_flash_mtd_open() and its ops on one device.  It is
  * built by tests/mtd/run as a static binary from this file plus
- * lib/flash_mtd.c only (no libekv), so it defines ekv_flash_close() itself.
+ * lib/flash_mtd.c and tests/support/tap.c only (no libekv), so it defines
+ * ekv_flash_close() itself.
  * It is destructive: it erases and programs the whole device.
  *
  * Usage: mtd_flash_test /dev/mtdN
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "ekv.h"
+#include "tap.h" /* tests/support: TAP-style cases, CHECK, now_ms */
 
 /* ekv_flash_close() lives in the engine; this test does not link it. */
 void ekv_flash_close(struct ekv_flash *f)
@@ -47,60 +49,6 @@ void ekv_flash_close(struct ekv_flash *f)
 }
 
 /* ---- tiny harness ------------------------------------------------------------ */
-
-static int g_pass, g_fail;
-static char g_why[512];
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (g_why[0])
-		return; /* keep the first reason */
-	va_start(ap, fmt);
-	vsnprintf(g_why, sizeof g_why, fmt, ap);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fail(__VA_ARGS__);                                                         \
-	} while (0)
-
-static void begin(void)
-{
-	g_why[0] = '\0';
-}
-
-static void end(const char *name)
-{
-	if (g_why[0]) {
-		printf("not ok - %s: %s\n", name, g_why);
-		g_fail++;
-	} else {
-		printf("ok - %s\n", name);
-		g_pass++;
-	}
-	fflush(stdout);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* ---- device facts from /proc/mtd and sysfs ----------------------------------- */
 
@@ -173,11 +121,11 @@ static struct ekv_flash *open_or_fail(const char *dev, unsigned flags)
 	int r = ekv_flash_mtd_open(dev, flags, &f, msg, sizeof msg);
 
 	if (r != 0) {
-		fail("ekv_flash_mtd_open(%s, 0x%x) = %d (%s): %s", dev, flags, r, strerror(-r), msg);
+		tap_fail("ekv_flash_mtd_open(%s, 0x%x) = %d (%s): %s", dev, flags, r, strerror(-r), msg);
 		return NULL;
 	}
 	if (f == NULL)
-		fail("ekv_flash_mtd_open(%s) returned 0 but no flash", dev);
+		tap_fail("ekv_flash_mtd_open(%s) returned 0 but no flash", dev);
 	return f;
 }
 
@@ -266,9 +214,9 @@ static void child_finish(struct child *ch, const char *what)
 	while (waitpid(ch->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status))
-		fail("%s: child died (status 0x%x)", what, status);
+		tap_fail("%s: child died (status 0x%x)", what, status);
 	else if (WEXITSTATUS(status) != 0)
-		fail("%s: %s", what, total ? buf : "child failed");
+		tap_fail("%s: %s", what, total ? buf : "child failed");
 }
 
 static void run_child(child_fn fn, void *arg, const char *what)
@@ -276,7 +224,7 @@ static void run_child(child_fn fn, void *arg, const char *what)
 	struct child ch;
 
 	if (child_start(&ch, fn, arg) < 0) {
-		fail("%s: fork: %s", what, strerror(errno));
+		tap_fail("%s: fork: %s", what, strerror(errno));
 		return;
 	}
 	child_finish(&ch, what);
@@ -293,7 +241,7 @@ static void test_refused(const char *dev, const struct devinfo *di, const char *
 
 	printf("# %s: expecting refusal containing \"%s\"\n", dev, want);
 
-	begin();
+	tap_begin();
 	f = (struct ekv_flash *)0x1;
 	r = ekv_flash_mtd_open(dev, 0, &f, msg0, sizeof msg0);
 	printf("# refusal message: %s\n", msg0);
@@ -303,18 +251,18 @@ static void test_refused(const char *dev, const struct devinfo *di, const char *
 	CHECK(strstr(msg0, want) != NULL, "message \"%s\" lacks \"%s\"", msg0, want);
 	if (r == 0 && f != NULL && f != (struct ekv_flash *)0x1)
 		ekv_flash_close(f);
-	end("refused-with-message");
+	tap_end("refused-with-message");
 
-	begin();
+	tap_begin();
 	snprintf(nums[0], sizeof nums[0], "erasesize %lu", di->erasesize);
 	snprintf(nums[1], sizeof nums[1], "writesize %lu", di->writesize);
 	CHECK(strstr(msg0, nums[0]) || strstr(msg0, nums[1]),
 	      "message \"%s\" names neither \"%s\" nor \"%s\"", msg0, nums[0], nums[1]);
 	snprintf(nums[0], sizeof nums[0], "mtd%d", di->index);
 	CHECK(strstr(msg0, nums[0]) != NULL, "message does not name %s", nums[0]);
-	end("refusal-names-numbers");
+	tap_end("refusal-names-numbers");
 
-	begin();
+	tap_begin();
 	for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
 		f = NULL;
 		msg[0] = '\0';
@@ -329,9 +277,9 @@ static void test_refused(const char *dev, const struct devinfo *di, const char *
 	CHECK(r == EKV_ENOTSUP && f == NULL, "msg=NULL: rc %d", r);
 	if (r == 0)
 		ekv_flash_close(f);
-	end("refused-all-flags");
+	tap_end("refused-all-flags");
 
-	begin();
+	tap_begin();
 	snprintf(name_dev, sizeof name_dev, "mtd:%s", di->name);
 	f = NULL;
 	msg[0] = '\0';
@@ -340,9 +288,9 @@ static void test_refused(const char *dev, const struct devinfo *di, const char *
 	      msg);
 	if (r == 0)
 		ekv_flash_close(f);
-	end("refused-by-name");
+	tap_end("refused-by-name");
 
-	begin();
+	tap_begin();
 	snprintf(name_dev, sizeof name_dev, "/dev/mtd%dro", di->index);
 	if (access(name_dev, F_OK) == 0) {
 		f = NULL;
@@ -352,7 +300,7 @@ static void test_refused(const char *dev, const struct devinfo *di, const char *
 		if (r == 0)
 			ekv_flash_close(f);
 	}
-	end("refused-ro-node");
+	tap_end("refused-ro-node");
 }
 
 /* ---- tests on usable devices -------------------------------------------------- */
@@ -371,7 +319,7 @@ static void test_open_geometry(struct ctx *t)
 	char msg[256] = "x";
 	int r;
 
-	begin();
+	tap_begin();
 	f = NULL;
 	r = ekv_flash_mtd_open(t->dev, 0, &f, msg, sizeof msg);
 	CHECK(r == 0 && f != NULL, "open: %d %s", r, msg);
@@ -397,7 +345,7 @@ static void test_open_geometry(struct ctx *t)
 		t->pc = f->page_count;
 		ekv_flash_close(f);
 	}
-	end("open-geometry");
+	tap_end("open-geometry");
 }
 
 static void test_erase_all(struct ctx *t)
@@ -406,7 +354,7 @@ static void test_erase_all(struct ctx *t)
 	uint8_t *buf;
 	double t0;
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	buf = malloc(t->ps);
 	if (f && buf) {
@@ -417,7 +365,7 @@ static void test_erase_all(struct ctx *t)
 		for (uint32_t p = 0; p < t->pc; p++) {
 			int r = f->ops->erase(f->ctx, p);
 			if (r != 0) {
-				fail("erase page %u: %d (%s)", p, r, strerror(-r));
+				tap_fail("erase page %u: %d (%s)", p, r, strerror(-r));
 				break;
 			}
 		}
@@ -425,11 +373,11 @@ static void test_erase_all(struct ctx *t)
 			uint32_t at = 0;
 			int r = f->ops->read(f->ctx, p, 0, buf, t->ps);
 			if (r != 0) {
-				fail("read page %u: %d", p, r);
+				tap_fail("read page %u: %d", p, r);
 				break;
 			}
 			if (!all_ff(buf, t->ps, &at)) {
-				fail("page %u byte %u is 0x%02x after erase", p, at, buf[at]);
+				tap_fail("page %u byte %u is 0x%02x after erase", p, at, buf[at]);
 				break;
 			}
 		}
@@ -438,7 +386,7 @@ static void test_erase_all(struct ctx *t)
 	}
 	free(buf);
 	ekv_flash_close(f);
-	end("erase-all-reads-ff");
+	tap_end("erase-all-reads-ff");
 }
 
 /* The pages the tests program: 0, 1, the middle one, the last one. */
@@ -461,7 +409,7 @@ static void check_pages_match_model(struct ekv_flash *f, const struct ctx *t, co
 	uint8_t *buf = malloc(t->ps);
 
 	if (buf == NULL) {
-		fail("malloc");
+		tap_fail("malloc");
 		return;
 	}
 	for (int i = 0; i < 4; i++) {
@@ -470,12 +418,12 @@ static void check_pages_match_model(struct ekv_flash *f, const struct ctx *t, co
 		int d;
 
 		if (r != 0) {
-			fail("%s: read page %u: %d", when, p, r);
+			tap_fail("%s: read page %u: %d", when, p, r);
 			break;
 		}
 		d = first_diff(buf, t->model + (size_t)i * t->ps, t->ps);
 		if (d >= 0) {
-			fail("%s: page %u byte %d reads 0x%02x, want 0x%02x", when, p, d, buf[d],
+			tap_fail("%s: page %u byte %d reads 0x%02x, want 0x%02x", when, p, d, buf[d],
 			     t->model[(size_t)i * t->ps + (size_t)d]);
 			break;
 		}
@@ -495,7 +443,7 @@ static void test_program(struct ctx *t)
 	uint8_t buf[1024];
 	uint32_t seed = 1;
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	for (int i = 0; f && i < 3; i++) { /* pages 0, 1, middle: small spans */
 		uint32_t p = test_page(t, i);
@@ -507,7 +455,7 @@ static void test_program(struct ctx *t)
 			fill(buf, len, seed);
 			r = f->ops->write(f->ctx, p, off, buf, len);
 			if (r != 0) {
-				fail("write page %u off %u len %u: %d (%s)", p, off, len, r,
+				tap_fail("write page %u off %u len %u: %d (%s)", p, off, len, r,
 				     strerror(-r));
 				break;
 			}
@@ -531,10 +479,10 @@ static void test_program(struct ctx *t)
 		check_pages_match_model(f, t, "after programming");
 	}
 	ekv_flash_close(f);
-	end("program-readback");
+	tap_end("program-readback");
 
 	/* the same bytes through a plain pread of the device (not our read op) */
-	begin();
+	tap_begin();
 	{
 		int fd = open(t->dev, O_RDONLY);
 		uint8_t *pg = malloc(ps);
@@ -550,14 +498,14 @@ static void test_program(struct ctx *t)
 		if (fd >= 0)
 			close(fd);
 	}
-	end("raw-pread-agrees");
+	tap_end("raw-pread-agrees");
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	if (f)
 		check_pages_match_model(f, t, "after reopen");
 	ekv_flash_close(f);
-	end("persist-across-reopen");
+	tap_end("persist-across-reopen");
 }
 
 /* The flash's log: the refusals of EKV_MTD_VERIFY_ERASED are told here. */
@@ -581,7 +529,7 @@ static void test_verify_erased(struct ctx *t)
 	const uint32_t p = test_page(t, 1), off = t->ps - 1024; /* still erased in page 1 */
 	int r;
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, EKV_MTD_VERIFY_ERASED);
 	if (f) {
 		fill(a, sizeof a, 0xA1);
@@ -615,13 +563,13 @@ static void test_verify_erased(struct ctx *t)
 		check_pages_match_model(f, t, "after verify-erased");
 	}
 	ekv_flash_close(f);
-	end("verify-erased-catches-reprogram");
+	tap_end("verify-erased-catches-reprogram");
 
 	/*
 	 * Without the flag the device decides.  mtdram and block2mtd are RAM:
 	 * the second program silently overwrites (why the flag exists).
 	 */
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	if (f) {
 		fill(a, sizeof a, 0xC3);
@@ -637,7 +585,7 @@ static void test_verify_erased(struct ctx *t)
 		memcpy(t->model + (size_t)1 * t->ps + off, got, sizeof got);
 	}
 	ekv_flash_close(f);
-	end("reprogram-without-flag-overwrites");
+	tap_end("reprogram-without-flag-overwrites");
 }
 
 static void test_read_only(struct ctx *t)
@@ -646,7 +594,7 @@ static void test_read_only(struct ctx *t)
 	uint8_t buf[16];
 	char ro[64];
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, EKV_MTD_RDONLY);
 	if (f) {
 		memset(buf, 0, sizeof buf);
@@ -656,9 +604,9 @@ static void test_read_only(struct ctx *t)
 		check_pages_match_model(f, t, "read-only");
 	}
 	ekv_flash_close(f);
-	end("rdonly-refuses-write-erase");
+	tap_end("rdonly-refuses-write-erase");
 
-	begin();
+	tap_begin();
 	snprintf(ro, sizeof ro, "/dev/mtd%dro", t->di.index);
 	for (int k = 0; k < 2; k++) {
 		f = open_or_fail(ro, k ? EKV_MTD_RDONLY : 0);
@@ -671,7 +619,7 @@ static void test_read_only(struct ctx *t)
 		check_pages_match_model(f, t, ro);
 		ekv_flash_close(f);
 	}
-	end("ro-node-is-read-only");
+	tap_end("ro-node-is-read-only");
 }
 
 /* child: open DEV, take LOCK op with timeout, expect rc; reports elapsed */
@@ -730,7 +678,7 @@ static void test_locks(struct ctx *t)
 	snprintf(name_dev, sizeof name_dev, "mtd:%s", t->di.name);
 	snprintf(ro, sizeof ro, "/dev/mtd%dro", t->di.index);
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	if (f) {
 		CHECK(f->ops->lock(f->ctx, EKV_LOCK_EX, 0) == 0, "EX with timeout 0 on a free lock");
@@ -742,9 +690,9 @@ static void test_locks(struct ctx *t)
 		probe(t->dev, EKV_LOCK_EX, 0, 0, 0, 500, "EX/0 after UN");
 	}
 	ekv_flash_close(f);
-	end("lock-ex-excludes-second-process");
+	tap_end("lock-ex-excludes-second-process");
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, EKV_MTD_RDONLY);
 	if (f) {
 		CHECK(f->ops->lock(f->ctx, EKV_LOCK_SH, 0) == 0, "SH on a free lock");
@@ -754,10 +702,10 @@ static void test_locks(struct ctx *t)
 		CHECK(f->ops->lock(f->ctx, 99, 0) == EKV_EINVAL, "bad op not EKV_EINVAL");
 	}
 	ekv_flash_close(f);
-	end("lock-sh-shares");
+	tap_end("lock-sh-shares");
 
 	/* waiting: a second process gets the lock when the first releases it */
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	for (int k = 0; f && k < 2; k++) {
 		int p[2];
@@ -767,12 +715,12 @@ static void test_locks(struct ctx *t)
 
 		CHECK(f->ops->lock(f->ctx, EKV_LOCK_EX, -1) == 0, "EX blocking on a free lock");
 		if (pipe(p) < 0) {
-			fail("pipe");
+			tap_fail("pipe");
 			break;
 		}
 		lp.ready_fd = p[1];
 		if (child_start(&ch, lock_probe_child, &lp) < 0) {
-			fail("fork");
+			tap_fail("fork");
 			break;
 		}
 		close(p[1]);
@@ -783,10 +731,10 @@ static void test_locks(struct ctx *t)
 		child_finish(&ch, k ? "blocking EX waits for UN" : "EX/5000ms waits for UN");
 	}
 	ekv_flash_close(f);
-	end("lock-waits-for-release");
+	tap_end("lock-waits-for-release");
 
 	/* mtd:NAME and the ro node resolve to the same index (same lock) */
-	begin();
+	tap_begin();
 	f = open_or_fail(name_dev, 0);
 	if (f) {
 		CHECK(f->page_size == t->ps && f->page_count == t->pc, "%s: geometry differs",
@@ -800,7 +748,7 @@ static void test_locks(struct ctx *t)
 	snprintf(lockfile, sizeof lockfile, "/run/lock/ekv/mtd%d.lock", t->di.index);
 	CHECK(stat(lockfile, &st) == 0 && S_ISREG(st.st_mode), "%s missing", lockfile);
 	printf("# %s -> mtd%d, lock file %s\n", name_dev, t->di.index, lockfile);
-	end("name-resolves-to-same-index");
+	tap_end("name-resolves-to-same-index");
 }
 
 /* The commit counter in the lock file: one handle's mark_changed is seen by
@@ -840,7 +788,7 @@ static void test_change_token(struct ctx *t)
 	uint64_t t0 = 0, t1 = 0, t2 = 0;
 
 	snprintf(name_dev, sizeof name_dev, "mtd:%s", t->di.name);
-	begin();
+	tap_begin();
 	w = open_or_fail(t->dev, 0);
 	if (w)
 		r = open_or_fail(name_dev, EKV_MTD_RDONLY);
@@ -867,7 +815,7 @@ static void test_change_token(struct ctx *t)
 	ekv_flash_close(w);
 	printf("# change token (commit counter in the lock file): %llu -> %llu\n",
 	       (unsigned long long)t0, (unsigned long long)t1);
-	end("change-token-counts-commits-across-handles");
+	tap_end("change-token-counts-commits-across-handles");
 }
 
 static void test_errors(struct ctx *t)
@@ -877,7 +825,7 @@ static void test_errors(struct ctx *t)
 	uint8_t buf[8] = { 0 };
 	int r;
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	if (f) {
 		CHECK(f->ops->read(f->ctx, t->pc, 0, buf, 4) == EKV_EINVAL, "read past last page");
@@ -889,9 +837,9 @@ static void test_errors(struct ctx *t)
 		CHECK(f->ops->read(f->ctx, 0, t->ps, buf, 0) == 0, "empty read at page end");
 	}
 	ekv_flash_close(f);
-	end("out-of-range-is-einval");
+	tap_end("out-of-range-is-einval");
 
-	begin();
+	tap_begin();
 	f = NULL;
 	msg[0] = '\0';
 	r = ekv_flash_mtd_open("mtd:no such mtd device", 0, &f, msg, sizeof msg);
@@ -908,7 +856,7 @@ static void test_errors(struct ctx *t)
 	CHECK(r == EKV_EINVAL, "unknown flag: %d", r);
 	r = ekv_flash_mtd_open(t->dev, 0, NULL, msg, sizeof msg);
 	CHECK(r == EKV_EINVAL, "NULL out: %d", r);
-	end("open-errors");
+	tap_end("open-errors");
 }
 
 /* threads programming and reading different pages of one handle at once */
@@ -958,14 +906,14 @@ static void test_threads(struct ctx *t)
 	struct ekv_flash *f;
 	uint32_t lo = 2, hi = t->pc / 2; /* pages 2 .. middle-1 are not in the model */
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, EKV_MTD_VERIFY_ERASED);
 	if (hi > lo + 32)
 		hi = lo + 32;
 	for (int i = 0; f && i < N; i++) {
 		th[i] = (struct thr){ f, t->ps, lo + (uint32_t)i, N, hi, i, "" };
 		if (pthread_create(&tid[i], NULL, thr_main, &th[i]) != 0) {
-			fail("pthread_create");
+			tap_fail("pthread_create");
 			for (int j = 0; j < i; j++)
 				pthread_join(tid[j], NULL);
 			goto out;
@@ -982,7 +930,7 @@ static void test_threads(struct ctx *t)
 	}
 out:
 	ekv_flash_close(f);
-	end("threads-on-different-pages");
+	tap_end("threads-on-different-pages");
 }
 
 /* "geometry": a usable but huge device; open and read only, never write. */
@@ -991,7 +939,7 @@ static void test_geometry_only(struct ctx *t)
 	struct ekv_flash *f;
 	uint8_t buf[64];
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, EKV_MTD_RDONLY);
 	if (f) {
 		CHECK(f->read_only, "read_only not set");
@@ -1005,24 +953,24 @@ static void test_geometry_only(struct ctx *t)
 		printf("# %s: %u pages accepted\n", t->dev, f->page_count);
 	}
 	ekv_flash_close(f);
-	end("rdonly-open-and-read-ends");
+	tap_end("rdonly-open-and-read-ends");
 }
 
 static void cleanup_erase(struct ctx *t)
 {
 	struct ekv_flash *f;
 
-	begin();
+	tap_begin();
 	f = open_or_fail(t->dev, 0);
 	for (uint32_t p = 0; f && p < t->pc; p++) {
 		int r = f->ops->erase(f->ctx, p);
 		if (r != 0) {
-			fail("erase %u: %d", p, r);
+			tap_fail("erase %u: %d", p, r);
 			break;
 		}
 	}
 	ekv_flash_close(f);
-	end("final-erase");
+	tap_end("final-erase");
 }
 
 int main(int argc, char **argv)
@@ -1076,6 +1024,5 @@ int main(int argc, char **argv)
 		cleanup_erase(&t);
 		free(t.model);
 	}
-	printf("# %s: %d passed, %d failed\n", t.dev, g_pass, g_fail);
-	return g_fail ? 1 : 0;
+	return tap_summary(t.dev);
 }
